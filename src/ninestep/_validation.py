@@ -1,0 +1,213 @@
+"""Input checks shared by every public entry point.
+
+Each check raises a :class:`ValueError` or :class:`TypeError` whose message
+names the offending argument, shows the value (or the row and column), and
+says what to do. The aim is that no user ever sees a traceback from deep
+inside NumPy for a mistake in their own input.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_array",
+    "check_X_y",
+    "check_positive",
+    "check_nonnegative",
+    "check_in_range",
+    "check_int",
+    "check_choice",
+    "as_generator",
+    "check_dtype",
+]
+
+
+def _describe_bad_cell(arr: np.ndarray, mask: np.ndarray, name: str) -> str:
+    idx = np.argwhere(mask)[0]
+    count = int(mask.sum())
+    value = arr[tuple(idx)]
+    what = "NaN" if np.isnan(value) else "infinity"
+    if arr.ndim == 2:
+        where = f"row {idx[0]}, column {idx[1]}"
+    else:
+        where = f"index {idx[0]}"
+    more = f" ({count} such values in all)" if count > 1 else ""
+    return (
+        f"{name} contains {what} ({value!r}) at {where}{more}; "
+        "remove or impute those values before calling this."
+    )
+
+
+def check_array(
+    X: Any,
+    name: str = "X",
+    *,
+    ndim: int | tuple[int, ...] = 2,
+    dtype: Any = np.float64,
+    allow_empty: bool = False,
+    finite: bool = True,
+    copy: bool = False,
+) -> np.ndarray:
+    """Return ``X`` as a NumPy array of ``dtype``, or raise a clear error.
+
+    Parameters
+    ----------
+    X : array-like
+        The user's input.
+    name : str
+        What to call the argument in messages.
+    ndim : int or tuple of int
+        Allowed numbers of dimensions. A 1-D array where 2-D is required
+        gets a message saying how to reshape it.
+    dtype : numpy dtype or None
+        Target dtype; ``None`` keeps the input's dtype (used for labels).
+    allow_empty : bool
+        Whether zero samples or zero features are accepted.
+    finite : bool
+        Reject NaN and infinity, naming the first offending row and column.
+    """
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if isinstance(X, (str, bytes)) or X is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(X).__name__} {X!r:.60}.")
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be turned into an array: {exc}") from None
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        if dtype is None:
+            pass
+        else:
+            # Find the first cell that is not a number, to name it.
+            if arr.ndim >= 1 and arr.size:
+                for index in np.ndindex(arr.shape):
+                    cell = arr[index]
+                    try:
+                        float(cell)
+                    except (TypeError, ValueError):
+                        where = (
+                            f"row {index[0]}, column {index[1]}" if arr.ndim == 2 else f"index {index[0]}"
+                        )
+                        raise ValueError(
+                            f"{name} has a non-numeric value {cell!r} at {where}; "
+                            "convert or encode that column as numbers first."
+                        ) from None
+            if arr.dtype == object and arr.ndim == 0:
+                raise TypeError(f"{name} must be an array of numbers, got {type(X).__name__}.")
+    elif arr.dtype.kind == "c":
+        raise TypeError(f"{name} has complex values; ninestep works with real numbers only.")
+    if arr.ndim not in allowed:
+        if arr.ndim == 1 and 2 in allowed:
+            raise ValueError(
+                f"{name} must be 2-D (n_samples, n_features), got a 1-D array of shape {arr.shape}. "
+                f"Reshape it with {name}.reshape(-1, 1) if it is one feature, "
+                f"or {name}.reshape(1, -1) if it is one sample."
+            )
+        want = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"{name} must be {want}, got {arr.ndim}-D with shape {arr.shape}.")
+    if dtype is not None:
+        if arr.dtype == bool:
+            arr = arr.astype(dtype)
+        try:
+            arr = np.array(arr, dtype=dtype, copy=True) if copy else np.asarray(arr, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} could not be converted to {np.dtype(dtype).name}: {exc}") from None
+    if not allow_empty:
+        if arr.ndim >= 1 and arr.shape[0] == 0:
+            raise ValueError(f"{name} has 0 samples (shape {arr.shape}); at least 1 is required.")
+        if arr.ndim == 2 and arr.shape[1] == 0:
+            raise ValueError(f"{name} has 0 features (shape {arr.shape}); at least 1 is required.")
+    if finite and arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ValueError(_describe_bad_cell(arr, bad, name))
+    return arr
+
+
+def check_X_y(X: Any, y: Any, *, dtype: Any = np.float64, y_dtype: Any = np.float64,
+              y_ndim: int | tuple[int, ...] = (1, 2)) -> tuple[np.ndarray, np.ndarray]:
+    """Check ``X`` (2-D) and ``y`` together; they must have the same number of rows."""
+    X = check_array(X, "X", dtype=dtype)
+    y = check_array(y, "y", ndim=y_ndim, dtype=y_dtype)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"X and y have different numbers of samples: X has {X.shape[0]} rows, "
+            f"y has {y.shape[0]}. Each row of X needs exactly one row of y."
+        )
+    return X, y
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """``value`` must be a finite real number > 0."""
+    if not _is_number(value) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+    return float(value)
+
+
+def check_nonnegative(value: Any, name: str) -> float:
+    """``value`` must be a finite real number >= 0."""
+    if not _is_number(value) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+    return float(value)
+
+
+def check_in_range(value: Any, name: str, low: float, high: float, *,
+                   low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` must lie in the interval from ``low`` to ``high``."""
+    ok = _is_number(value) and np.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+    return float(value)
+
+
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` must be an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def check_choice(value: Any, name: str, choices: Any) -> Any:
+    """``value`` must be one of ``choices``."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}; got {value!r}.")
+    return value
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    """Only float32 and float64 are supported for parameters and data."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}.") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {dt.name}.")
+    return dt
+
+
+def as_generator(seed: Any) -> np.random.Generator:
+    """Turn ``seed`` (None, an int, a SeedSequence or a Generator) into a Generator.
+
+    Randomness is always passed in: ninestep never touches NumPy's global
+    random state.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)) and not isinstance(seed, bool):
+        if isinstance(seed, numbers.Integral) and seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+        return np.random.default_rng(seed)
+    raise TypeError(
+        f"seed must be None, a non-negative int or a numpy.random.Generator, got {type(seed).__name__} {seed!r}."
+    )

@@ -1,0 +1,154 @@
+"""Steps 2 and 3: data to learn from, and the train/test split.
+
+Every generator returns ``(X, y)`` with one sample per row and takes its
+randomness from ``seed`` (an int or a ``numpy.random.Generator``).
+
+* :func:`make_arithmetic` - the article's data: inputs a, b; outputs a+b,
+  a-b, |a-b|.
+* :func:`make_moons` and :func:`make_spirals` - two-class and k-class
+  classification in the plane.
+* :func:`make_sine` - 1-D non-linear regression, ``y = sin(x)`` plus noise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validation import as_generator, check_array, check_in_range, check_int, check_nonnegative
+
+__all__ = ["make_arithmetic", "make_moons", "make_spirals", "make_sine", "train_test_split"]
+
+
+def make_arithmetic(n_samples: int = 10_000, low: float = 0.0, high: float = 100.0,
+                    seed=None) -> tuple[np.ndarray, np.ndarray]:
+    """The article's data set.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+        Columns a and b, uniform in [low, high).
+    y : ndarray of shape (n_samples, 3)
+        Columns a + b, a - b and |a - b|.
+    """
+    n_samples = check_int(n_samples, "n_samples")
+    low, high = float(low), float(high)
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"need finite low < high, got low={low!r}, high={high!r}.")
+    rng = as_generator(seed)
+    X = rng.uniform(low, high, size=(n_samples, 2))
+    a, b = X[:, 0], X[:, 1]
+    y = np.column_stack([a + b, a - b, np.abs(a - b)])
+    return X, y
+
+
+def make_moons(n_samples: int = 1000, noise: float = 0.1, seed=None) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half circles: X of shape (n, 2), integer labels y in {0, 1} of shape (n,)."""
+    n_samples = check_int(n_samples, "n_samples", minimum=2)
+    noise = check_nonnegative(noise, "noise")
+    rng = as_generator(seed)
+    n0 = n_samples // 2
+    n1 = n_samples - n0
+    t0 = np.linspace(0, np.pi, n0)
+    t1 = np.linspace(0, np.pi, n1)
+    X = np.vstack([np.column_stack([np.cos(t0), np.sin(t0)]),
+                   np.column_stack([1 - np.cos(t1), 0.5 - np.sin(t1)])])
+    y = np.concatenate([np.zeros(n0, dtype=np.int64), np.ones(n1, dtype=np.int64)])
+    X += noise * rng.standard_normal(X.shape)
+    order = rng.permutation(n_samples)
+    return X[order], y[order]
+
+
+def make_spirals(n_samples: int = 900, n_classes: int = 3, noise: float = 0.2,
+                 seed=None) -> tuple[np.ndarray, np.ndarray]:
+    """``n_classes`` interleaved spiral arms (the CS231n toy problem).
+
+    Returns X of shape (n, 2) and integer labels y of shape (n,) in 0..n_classes-1.
+    """
+    n_samples = check_int(n_samples, "n_samples", minimum=2)
+    n_classes = check_int(n_classes, "n_classes", minimum=2)
+    noise = check_nonnegative(noise, "noise")
+    rng = as_generator(seed)
+    y = np.arange(n_samples) % n_classes
+    r = np.empty(n_samples)
+    for k in range(n_classes):  # radius grows along each arm
+        members = y == k
+        r[members] = np.linspace(0.0, 1.0, members.sum())
+    theta = y * (2 * np.pi / n_classes) + 4.0 * r + noise * rng.standard_normal(n_samples)
+    X = np.column_stack([r * np.sin(theta), r * np.cos(theta)])
+    order = rng.permutation(n_samples)
+    return X[order], y[order].astype(np.int64)
+
+
+def make_sine(n_samples: int = 1000, noise: float = 0.1, low: float = -3.0, high: float = 3.0,
+              seed=None) -> tuple[np.ndarray, np.ndarray]:
+    """1-D regression: x uniform in [low, high), ``y = sin(x) + noise * N(0, 1)``.
+
+    Returns X of shape (n, 1) and y of shape (n,).
+    """
+    n_samples = check_int(n_samples, "n_samples")
+    noise = check_nonnegative(noise, "noise")
+    if not low < high:
+        raise ValueError(f"need low < high, got low={low!r}, high={high!r}.")
+    rng = as_generator(seed)
+    X = rng.uniform(low, high, size=(n_samples, 1))
+    y = np.sin(X[:, 0]) + noise * rng.standard_normal(n_samples)
+    return X, y
+
+
+def train_test_split(X: Any, y: Any, test_size: float = 0.3, shuffle: bool = True, seed=None,
+                     stratify: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split into ``X_train, X_test, y_train, y_test``.
+
+    Parameters
+    ----------
+    test_size : float in (0, 1) or int
+        Fraction (or number) of rows for the test set; the test set gets
+        ``ceil(test_size * n)`` rows, as in scikit-learn.
+    shuffle : bool, default True
+        With ``False`` the first rows are the training set and the last
+        the test set - the article's split.
+    stratify : array of labels, optional
+        Keep each class's share the same in both parts (needs shuffle).
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError("X and y must be arrays with one row per sample.")
+    n = X.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"X has {n} rows but y has {y.shape[0]}; they must match.")
+    if isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
+        n_test = check_int(test_size, "test_size")
+    else:
+        test_size = check_in_range(test_size, "test_size", 0.0, 1.0, low_open=True, high_open=True)
+        n_test = int(np.ceil(test_size * n))
+    n_train = n - n_test
+    if n_test < 1 or n_train < 1:
+        raise ValueError(f"test_size={test_size!r} leaves {n_train} training and {n_test} test rows "
+                         f"out of {n}; both need at least one.")
+    if stratify is not None:
+        if not shuffle:
+            raise ValueError("stratify needs shuffle=True.")
+        labels = check_array(stratify, "stratify", ndim=1, dtype=None)
+        if labels.shape[0] != n:
+            raise ValueError(f"stratify has {labels.shape[0]} entries but X has {n} rows.")
+        rng = as_generator(seed)
+        classes, inverse = np.unique(labels, return_inverse=True)
+        test_parts = []
+        for k in range(classes.size):
+            members = rng.permutation(np.flatnonzero(inverse == k))
+            # Each class contributes its share of the test rows (at least one if it has two or more).
+            share = int(round(n_test * members.size / n))
+            share = min(max(share, 1 if members.size > 1 else 0), members.size - 1 if members.size > 1 else 0)
+            test_parts.append(members[:share])
+        test_idx = np.concatenate(test_parts)
+        train_idx = np.setdiff1d(np.arange(n), test_idx)
+        test_idx, train_idx = rng.permutation(test_idx), rng.permutation(train_idx)
+    elif shuffle:
+        order = as_generator(seed).permutation(n)
+        train_idx, test_idx = order[:n_train], order[n_train:]
+    else:
+        return X[:n_train], X[n_train:], y[:n_train], y[n_train:]
+    return X[train_idx], X[test_idx], y[train_idx], y[test_idx]

@@ -1,0 +1,123 @@
+"""Step 7: losses, each beside its gradient.
+
+Notation: ``n`` samples in the batch, ``Z`` the output layer's
+pre-activation (n, k), ``A = sigma(Z)`` the prediction ``y_hat`` (n, k),
+``Y`` the targets (n, k). Every loss is a **mean over the samples of the
+batch**, as in the article, and every gradient is the exact derivative of
+that mean.
+
+``mse``
+    ``L = (1/n) sum_i 1/2 ||A_i - Y_i||^2`` - the article's per-sample
+    ``1/2 (y_hat - y)^2``, summed over the outputs and averaged over the
+    samples. ``dL/dA = (A - Y) / n``. (scikit-learn also averages over the
+    outputs; the two agree when there is a single output.)
+``cross_entropy``
+    softmax output; ``L = -(1/n) sum_i log p_{i, y_i}``, computed from the
+    logits with log-sum-exp so that it is finite even when a probability
+    underflows. With the softmax the gradient simplifies to
+    ``dL/dZ = (softmax(Z) - Y) / n``.
+``binary_cross_entropy``
+    sigmoid output(s), targets in {0, 1};
+    ``L = (1/n) sum_i sum_j [log(1 + exp(z_ij)) - y_ij z_ij]``, the stable
+    form of ``-[y log p + (1 - y) log(1 - p)]``; ``dL/dZ = (sigmoid(Z) - Y) / n``.
+
+Each loss offers ``value(Z, A, Y) -> float`` and ``dZ(Z, A, Y, activation)
+-> dL/dZ``, the starting point of back-propagation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Activation, log_softmax
+
+__all__ = ["Loss", "MSE", "CrossEntropy", "BinaryCrossEntropy", "LOSSES", "get_loss"]
+
+
+class Loss:
+    """Interface for a loss that is a mean over the samples of a batch."""
+
+    name: str = ""
+    #: The output activation this loss requires, or None for any.
+    requires_activation: str | None = None
+
+    def value(self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def dZ(self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, activation: Activation) -> np.ndarray:
+        raise NotImplementedError
+
+    def check_activation(self, activation: Activation) -> None:
+        if self.requires_activation and activation.name != self.requires_activation:
+            raise ValueError(
+                f"loss {self.name!r} needs a {self.requires_activation!r} output layer, but the "
+                f"network's output activation is {activation.name!r}. Build the network with "
+                f"output_activation={self.requires_activation!r}."
+            )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class MSE(Loss):
+    """Half squared error, summed over outputs, averaged over samples."""
+
+    name = "mse"
+
+    def value(self, Z, A, Y):
+        R = A - Y
+        return float(0.5 * np.vdot(R, R) / A.shape[0])
+
+    def dZ(self, Z, A, Y, activation):
+        dA = (A - Y) / A.shape[0]
+        return activation.backward(Z, A, dA)
+
+
+class CrossEntropy(Loss):
+    """Categorical cross-entropy of a softmax output, from the logits."""
+
+    name = "cross_entropy"
+    requires_activation = "softmax"
+
+    def value(self, Z, A, Y):
+        return float(-np.vdot(Y, log_softmax(Z)) / Z.shape[0])
+
+    def dZ(self, Z, A, Y, activation):
+        return (A - Y) / Z.shape[0]
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy of sigmoid output(s), from the logits."""
+
+    name = "binary_cross_entropy"
+    requires_activation = "sigmoid"
+
+    def value(self, Z, A, Y):
+        # log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): no overflow.
+        softplus = np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
+        return float((softplus.sum() - np.vdot(Y, Z)) / Z.shape[0])
+
+    def dZ(self, Z, A, Y, activation):
+        return (A - Y) / Z.shape[0]
+
+
+LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (MSE, CrossEntropy, BinaryCrossEntropy)}
+_ALIASES = {
+    "squared_error": "mse",
+    "mean_squared_error": "mse",
+    "categorical_cross_entropy": "cross_entropy",
+    "log_loss": "cross_entropy",
+    "bce": "binary_cross_entropy",
+}
+
+
+def get_loss(name: str | Loss) -> Loss:
+    """Return the loss called ``name`` (a :class:`Loss` passes through)."""
+    if isinstance(name, Loss):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"loss must be a name such as 'mse', got {type(name).__name__} {name!r}.")
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in LOSSES:
+        raise ValueError(f"Unknown loss {name!r}; choose one of {', '.join(sorted(LOSSES))}.")
+    return LOSSES[key]()

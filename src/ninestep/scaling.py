@@ -1,0 +1,115 @@
+"""Step 4: standardisation.
+
+Each column ``j`` is mapped to ``(x_j - mean_j) / scale_j``, where ``mean_j``
+and ``scale_j`` (the population standard deviation) are **fitted on the
+training set only** and then applied unchanged to the test set and to
+every later input. Fitting on all the data would leak the test set's mean
+and spread into training - the model would have seen, through the scaler,
+data it is later judged on, and the test loss would flatter it. The article
+makes the same point: "the scaler does not contain any information from our
+testing set".
+
+A constant column has standard deviation 0; its ``scale_`` is set to 1 so
+that it maps to 0 instead of dividing by zero (scikit-learn does the same).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_array
+
+__all__ = ["StandardScaler"]
+
+
+class StandardScaler:
+    """Standardise columns to zero mean and unit variance.
+
+    Parameters
+    ----------
+    with_mean, with_std : bool, default True
+        Whether to centre, and whether to scale.
+
+    Attributes (after :meth:`fit`)
+    -------------------------------
+    mean_ : ndarray of shape (n_features,)
+    scale_ : ndarray of shape (n_features,)
+        Standard deviation per column (1 where a column is constant).
+    n_features_in_ : int
+    n_samples_seen_ : int
+    """
+
+    def __init__(self, with_mean: bool = True, with_std: bool = True):
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def fit(self, X: Any) -> "StandardScaler":
+        """Learn ``mean_`` and ``scale_`` from X of shape (n_samples, n_features) (or (n_samples,))."""
+        X, self._was_1d = self._as_2d(X)
+        n = X.shape[0]
+        self.mean_ = X.mean(axis=0) if self.with_mean else np.zeros(X.shape[1])
+        if self.with_std:
+            std = X.std(axis=0)
+            # Relative to the column's magnitude, a std at round-off level is a constant column.
+            tiny = 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(self.mean_), 1.0)
+            self.scale_ = np.where(std > tiny, std, 1.0)
+        else:
+            self.scale_ = np.ones(X.shape[1])
+        self.n_features_in_ = X.shape[1]
+        self.n_samples_seen_ = n
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Return ``(X - mean_) / scale_``, shaped like X."""
+        X, was_1d = self._checked(X)
+        out = (X - self.mean_) / self.scale_
+        return out.ravel() if was_1d else out
+
+    def fit_transform(self, X: Any) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, Z: Any) -> np.ndarray:
+        """Map standardised values back to original units: ``Z * scale_ + mean_``."""
+        Z, was_1d = self._checked(Z, name="Z")
+        out = Z * self.scale_ + self.mean_
+        return out.ravel() if was_1d else out
+
+    # ------------------------------------------------------------------
+    def _as_2d(self, X: Any, name: str = "X") -> tuple[np.ndarray, bool]:
+        X = check_array(X, name, ndim=(1, 2), dtype=np.float64 if not _is_float32(X) else np.float32)
+        return (X.reshape(-1, 1), True) if X.ndim == 1 else (X, False)
+
+    def _checked(self, X: Any, name: str = "X") -> tuple[np.ndarray, bool]:
+        if not hasattr(self, "mean_"):
+            raise RuntimeError("This StandardScaler is not fitted yet; call fit(X_train) first.")
+        X, was_1d = self._as_2d(X, name)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{name} has {X.shape[1]} columns but the scaler was fitted on "
+                             f"{self.n_features_in_}.")
+        return X, was_1d
+
+    def get_params(self) -> dict[str, Any]:
+        return {"mean": self.mean_, "scale": self.scale_}
+
+    @classmethod
+    def from_params(cls, mean: Any, scale: Any) -> "StandardScaler":
+        """A fitted scaler from stored ``mean`` and ``scale`` arrays."""
+        mean = check_array(mean, "mean", ndim=1)
+        scale = check_array(scale, "scale", ndim=1)
+        if mean.shape != scale.shape:
+            raise ValueError(f"mean and scale must have the same shape, got {mean.shape} and {scale.shape}.")
+        if (scale <= 0).any():
+            raise ValueError("scale must be > 0 in every column.")
+        self = cls()
+        self.mean_, self.scale_, self.n_features_in_, self.n_samples_seen_ = mean, scale, mean.shape[0], 0
+        return self
+
+    def __repr__(self) -> str:
+        fitted = f", n_features_in_={self.n_features_in_}" if hasattr(self, "mean_") else ""
+        return f"StandardScaler(with_mean={self.with_mean}, with_std={self.with_std}{fitted})"
+
+
+def _is_float32(X: Any) -> bool:
+    return isinstance(X, np.ndarray) and X.dtype == np.float32

@@ -1,0 +1,283 @@
+"""Step 8: the training loop - batches, epochs, validation, early stopping.
+
+One **epoch** passes over the training set once, in mini-batches of
+``batch_size`` rows (``None``: the whole set, the article's full-batch
+gradient descent). For every batch: forward, loss and gradients (means over
+the batch), one optimiser step. The loss recorded for the epoch is the
+mean of the batch losses weighted by batch size - the loss *before* each
+update, as Keras and scikit-learn report it (for a full batch, simply the
+loss at the start of the epoch).
+
+Safety, in the loop:
+
+* A non-finite loss (the learning rate is too large) stops training at
+  once: the weights are put back to the last finite state, at the start of
+  the epoch, and :class:`DivergenceError` says to lower the learning rate.
+* Early stopping (``patience``) watches the validation loss and restores
+  the best weights seen.
+* Running out of epochs while the monitored loss is still improving gives
+  a :class:`ConvergenceWarning`.
+* ``checkpoint=`` writes the whole training state atomically every
+  ``checkpoint_every`` epochs; ``resume_from=`` continues from such a file
+  and gives the same bits as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ._validation import as_generator, check_int, check_nonnegative, check_in_range
+from .losses import get_loss
+from .network import Network, prepare_targets
+from .optimizers import Adam, Optimizer
+
+__all__ = ["fit", "History", "ConvergenceWarning", "DivergenceError", "batch_slices"]
+
+
+class ConvergenceWarning(UserWarning):
+    """Training ran out of epochs while the monitored loss was still improving."""
+
+
+class DivergenceError(FloatingPointError, ValueError):
+    """The loss became NaN or infinite; the weights were restored to the last finite state."""
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`, one entry per epoch.
+
+    Attributes
+    ----------
+    loss : list of float
+        Training loss per epoch (including the L2 penalty, which is what
+        the optimiser minimises).
+    val_loss : list of float
+        Validation loss per epoch (data loss only), empty without
+        validation data.
+    lr : list of float
+        Learning rate used in each epoch.
+    best_epoch : int or None
+        Index of the epoch whose weights were kept by early stopping.
+    stopped_early : bool
+    """
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"loss": list(self.loss), "val_loss": list(self.val_loss), "lr": list(self.lr),
+                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "History":
+        return cls(loss=[float(v) for v in d["loss"]], val_loss=[float(v) for v in d["val_loss"]],
+                   lr=[float(v) for v in d["lr"]], best_epoch=d["best_epoch"],
+                   stopped_early=bool(d["stopped_early"]))
+
+    def __repr__(self) -> str:
+        last = f", loss={self.loss[-1]:.4g}" if self.loss else ""
+        val = f", val_loss={self.val_loss[-1]:.4g}" if self.val_loss else ""
+        return f"History(epochs={self.epochs}{last}{val})"
+
+
+def batch_slices(n_samples: int, batch_size: int) -> list[slice]:
+    """Consecutive slices of ``batch_size`` rows; the last one may be shorter."""
+    return [slice(start, min(start + batch_size, n_samples)) for start in range(0, n_samples, batch_size)]
+
+
+def _cosine(epoch: int, epochs: int, lr0: float) -> float:
+    return 0.5 * lr0 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epochs: int = 100,
+        batch_size: int | None = None, shuffle: bool = True, validation_data=None, seed=None, *,
+        alpha: float = 0.0, patience: int | None = None, min_delta: float = 0.0,
+        lr_schedule: str | Callable[[int, float], float] | None = None, tol: float = 1e-4,
+        callback: Callable[[int, dict], Any] | None = None, checkpoint=None, checkpoint_every: int = 1,
+        resume_from=None) -> History:
+    """Train ``net`` on ``(X, y)`` and return its :class:`History`.
+
+    Parameters
+    ----------
+    net : Network
+    X : array of shape (n_samples, n_inputs)
+    y : targets; see :func:`ninestep.network.prepare_targets`
+    loss : {"mse", "cross_entropy", "binary_cross_entropy"}
+    optimizer : SGD or Adam, default ``Adam(lr=1e-3)``
+        Its state (momentum, moments) carries on if ``fit`` is called again.
+    epochs : int, default 100
+        Number of passes over the data (the maximum, with early stopping).
+    batch_size : int or None
+        Rows per gradient step; ``None`` means the full batch (the article).
+    shuffle : bool, default True
+        Visit the rows in a new random order every epoch.
+    validation_data : (X_val, y_val), optional
+        Evaluated after every epoch into ``History.val_loss``.
+    seed : int or numpy.random.Generator, optional
+        Randomness for shuffling; same seed, same bits.
+    alpha : float, default 0
+        L2 penalty on the weights (see :mod:`ninestep.network`).
+    patience : int, optional
+        Early stopping: stop after ``patience`` epochs without the
+        validation loss improving by more than ``min_delta``, and restore
+        the best weights. Needs ``validation_data``.
+    lr_schedule : None, "cosine" or callable(epoch, lr0) -> lr
+        ``"cosine"`` decays the learning rate from its initial value to 0
+        over ``epochs`` along half a cosine, which lets SGD and Adam settle
+        into a minimum instead of rattling around it.
+    tol : float, default 1e-4
+        Relative improvement of the monitored loss over the last epochs
+        above which running out of epochs gives a ConvergenceWarning.
+    callback : callable(epoch, logs), optional
+        Called after every epoch with ``logs = {"loss": ..., "val_loss": ..., "lr": ...}``;
+        returning ``True`` stops training.
+    checkpoint : path, optional
+        Write the full training state there every ``checkpoint_every``
+        epochs, atomically (see :func:`ninestep.io.save_checkpoint`).
+    resume_from : path, optional
+        Continue from a checkpoint written by an earlier call with the same
+        data and settings; the result is bit-identical to an uninterrupted run.
+    """
+    from . import io  # the file format depends on training, not the other way round at import time
+
+    loss_fn = get_loss(loss)
+    loss_fn.check_activation(net.layers[-1].activation)
+    epochs = check_int(epochs, "epochs", minimum=0)
+    alpha = check_nonnegative(alpha, "alpha")
+    min_delta = check_nonnegative(min_delta, "min_delta")
+    tol = check_nonnegative(tol, "tol")
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every")
+    X = net._check_X(X)
+    Y = prepare_targets(y, loss_fn, net.n_outputs, net.dtype)
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match.")
+    n = X.shape[0]
+    if batch_size is None:
+        batch_size = n
+    batch_size = min(check_int(batch_size, "batch_size"), n)
+    if patience is not None:
+        patience = check_int(patience, "patience")
+        if validation_data is None:
+            raise ValueError("patience (early stopping) needs validation_data=(X_val, y_val) to watch.")
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (X_val, y_val).")
+        X_val = net._check_X(validation_data[0])
+        Y_val = prepare_targets(validation_data[1], loss_fn, net.n_outputs, net.dtype)
+        if X_val.shape[0] != Y_val.shape[0]:
+            raise ValueError(f"validation X has {X_val.shape[0]} rows but y has {Y_val.shape[0]}.")
+    if optimizer is None:
+        optimizer = Adam(lr=1e-3)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be ninestep.SGD or ninestep.Adam, got {optimizer!r}.")
+    if isinstance(lr_schedule, str) and lr_schedule != "cosine":
+        raise ValueError(f"lr_schedule must be None, 'cosine' or a callable, got {lr_schedule!r}.")
+    if lr_schedule is not None and not isinstance(lr_schedule, str) and not callable(lr_schedule):
+        raise TypeError(f"lr_schedule must be None, 'cosine' or a callable, got {lr_schedule!r}.")
+
+    rng = as_generator(seed)
+    history = History()
+    lr0 = optimizer.lr
+    best_params, best_val, wait, start_epoch = None, np.inf, 0, 0
+    if resume_from is not None:
+        state = io.load_checkpoint(resume_from, net, optimizer)
+        rng.bit_generator.state = state["rng_state"]
+        history = History.from_dict(state["history"])
+        lr0, best_val, wait, start_epoch = state["lr0"], state["best_val"], state["wait"], state["epoch"]
+        best_params = state.get("best_params")
+
+    grad = np.empty_like(net.params)
+    grads = net._views(grad)
+    slices = batch_slices(n, batch_size)
+    full_batch = len(slices) == 1
+    if shuffle and not full_batch:
+        # Batches are gathered into these buffers instead of copying the
+        # whole shuffled data set every epoch.
+        X_buf = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+        Y_buf = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
+
+    for epoch in range(start_epoch, epochs):
+        if lr_schedule == "cosine":
+            optimizer.lr = _cosine(epoch, epochs, lr0)
+        elif lr_schedule is not None:
+            optimizer.lr = float(lr_schedule(epoch, lr0))
+        snapshot = net.params.copy()
+        order = rng.permutation(n) if shuffle and not full_batch else None
+        total = 0.0
+        for s in slices:
+            if order is None:
+                Xb, Yb = X[s], Y[s]
+            else:
+                idx = order[s]
+                Xb = np.take(X, idx, axis=0, out=X_buf[:len(idx)])
+                Yb = np.take(Y, idx, axis=0, out=Y_buf[:len(idx)])
+            batch_loss = net._loss_and_grad(Xb, Yb, loss_fn, alpha, grads)
+            if not math.isfinite(batch_loss) or not np.isfinite(grad).all():
+                net.params[...] = snapshot
+                raise DivergenceError(
+                    f"Training diverged in epoch {epoch + 1}: the loss became {batch_loss} "
+                    f"with lr={optimizer.lr:g}. The weights were restored to the start of that epoch. "
+                    "Try a smaller learning rate (e.g. 10x smaller), standardise the inputs "
+                    "and targets, or use Adam.")
+            optimizer.step(net.params, grad)
+            total += batch_loss * (s.stop - s.start)
+        history.loss.append(total / n)
+        history.lr.append(float(optimizer.lr))
+        logs = {"epoch": epoch + 1, "loss": history.loss[-1], "lr": history.lr[-1]}
+        if validation_data is not None:
+            val = net.evaluate(X_val, Y_val, loss_fn)
+            if not math.isfinite(val):
+                net.params[...] = snapshot
+                raise DivergenceError(
+                    f"The validation loss became {val} in epoch {epoch + 1} with lr={optimizer.lr:g}; "
+                    "the weights were restored to the start of that epoch. Try a smaller learning rate.")
+            history.val_loss.append(val)
+            logs["val_loss"] = val
+            if val < best_val - min_delta:
+                best_val, wait, history.best_epoch = val, 0, epoch
+                if patience is not None:
+                    best_params = net.params.copy()
+            else:
+                wait += 1
+        stop = callback(epoch, logs) is True if callback is not None else False
+        if patience is not None and wait >= patience:
+            history.stopped_early = True
+            stop = True
+        if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or stop or epoch + 1 == epochs):
+            io.save_checkpoint(checkpoint, net, optimizer, epoch=epoch + 1,
+                               rng_state=rng.bit_generator.state, history=history.as_dict(),
+                               lr0=lr0, best_val=best_val, wait=wait, best_params=best_params)
+        if stop:
+            break
+
+    if patience is not None and best_params is not None:
+        net.params[...] = best_params
+    if not history.stopped_early and history.epochs >= 2:
+        _warn_if_still_improving(history, tol)
+    return history
+
+
+def _warn_if_still_improving(history: History, tol: float) -> None:
+    """Warn when the best monitored loss of the last epochs beats the earlier best by more than ``tol``."""
+    curve = history.val_loss or history.loss
+    k = max(1, min(10, len(curve) // 10))
+    recent, before = min(curve[-k:]), min(curve[:-k])
+    if recent < before - tol * max(abs(before), 1e-12):
+        which = "validation loss" if history.val_loss else "training loss"
+        warnings.warn(
+            f"Training stopped after {len(curve)} epochs while the {which} was still improving "
+            f"({before:.4g} -> {recent:.4g} over the last {k} epochs); "
+            "more epochs or a larger learning rate may help.",
+            ConvergenceWarning, stacklevel=3)
