@@ -136,13 +136,16 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.3, shuffle: bool = Tru
             raise ValueError(f"stratify has {labels.shape[0]} entries but X has {n} rows.")
         rng = as_generator(seed)
         classes, inverse = np.unique(labels, return_inverse=True)
+        counts = np.bincount(inverse)
+        # Each class gets its share n_test * count / n of the test rows, rounded
+        # so that the shares add up to exactly n_test (largest remainders first).
+        quota = n_test * counts / n
+        shares = np.floor(quota).astype(np.int64)
+        shares[np.argsort(shares - quota, kind="stable")[:n_test - shares.sum()]] += 1
         test_parts = []
         for k in range(classes.size):
             members = rng.permutation(np.flatnonzero(inverse == k))
-            # Each class contributes its share of the test rows (at least one if it has two or more).
-            share = int(round(n_test * members.size / n))
-            share = min(max(share, 1 if members.size > 1 else 0), members.size - 1 if members.size > 1 else 0)
-            test_parts.append(members[:share])
+            test_parts.append(members[:shares[k]])
         test_idx = np.concatenate(test_parts)
         train_idx = np.setdiff1d(np.arange(n), test_idx)
         test_idx, train_idx = rng.permutation(test_idx), rng.permutation(train_idx)
