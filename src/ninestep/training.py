@@ -197,6 +197,8 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         history = History.from_dict(state["history"])
         lr0, best_val, wait, start_epoch = state["lr0"], state["best_val"], state["wait"], state["epoch"]
         best_params = state.get("best_params")
+        if history.stopped_early:  # that run had finished; resuming it must not train any further
+            start_epoch = epochs
 
     grad = np.empty_like(net.params)
     grads = net._views(grad)
