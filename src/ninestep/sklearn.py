@@ -1,0 +1,541 @@
+"""scikit-learn estimators built on ninestep: :class:`MLPRegressor` and :class:`MLPClassifier`.
+
+They take scikit-learn's parameter names wherever the concept is the same
+(``hidden_layer_sizes``, ``activation``, ``solver``, ``alpha``,
+``batch_size``, ``learning_rate_init``, ``max_iter``, ``tol``,
+``n_iter_no_change``, ``early_stopping``, ...), expose the same fitted
+attributes (``coefs_``, ``intercepts_``, ``loss_curve_``, ``n_iter_``,
+``t_``, ``best_loss_``, ``classes_``, ``n_features_in_``) and follow the same
+stopping rules, so they drop into ``Pipeline``, ``GridSearchCV`` and
+``cross_val_score``. Underneath, every epoch is :func:`ninestep.training.fit`
+on a :class:`ninestep.Network`, kept as the fitted attribute ``net_``.
+
+What differs from ``sklearn.neural_network`` (see ``docs/parity.md``):
+
+* initial weights are He-normal for ReLU and Glorot-uniform otherwise, with
+  **zero** biases (scikit-learn draws the biases too, Glorot-uniform);
+* a multi-output regressor minimises ``1/2`` the squared error **summed**
+  over the outputs (scikit-learn averages over them: its gradients are
+  ``n_outputs`` times smaller); for one output the losses are equal;
+* Adam adds ``epsilon`` to the bias-corrected ``sqrt(v_hat)`` (PyTorch's
+  form); scikit-learn adds it to the uncorrected ``sqrt(v)``;
+* only the ``"sgd"`` and ``"adam"`` solvers with a constant learning rate;
+  no ``"lbfgs"``, no ``learning_rate="invscaling"/"adaptive"``, no
+  ``sample_weight`` and no sparse input.
+
+This module imports scikit-learn (``pip install ninestep[sklearn]``); the
+ninestep core never imports it.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_classification_targets,
+                                          type_of_target, unique_labels)
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "ninestep.sklearn needs scikit-learn; install it with: pip install ninestep[sklearn]"
+    ) from exc
+
+from . import training
+from .network import Network
+from .optimizers import SGD, Adam
+
+__all__ = ["MLPRegressor", "MLPClassifier"]
+
+# scikit-learn's activation names -> ninestep's (ninestep's own names work too).
+_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+                "linear": "linear", "sigmoid": "sigmoid", "leaky_relu": "leaky_relu"}
+# ninestep's output activation -> the name scikit-learn reports in out_activation_.
+_SKLEARN_OUT_NAME = {"linear": "identity", "sigmoid": "logistic", "softmax": "softmax"}
+
+
+def _generator(random_state) -> np.random.Generator:
+    """A NumPy Generator from scikit-learn's ``random_state`` (None, int or RandomState).
+
+    An int seeds the Generator directly, so ``random_state=s`` gives the same
+    initial weights as ``ninestep.Network(..., seed=s)``.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.default_rng(int(random_state))
+    if random_state is None:
+        return np.random.default_rng()
+    # A RandomState (or anything check_random_state accepts): draw a seed from it,
+    # which advances it, as scikit-learn's own estimators do.
+    return np.random.default_rng(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared parameters, checks and the epoch loop of the two estimators."""
+
+    # Filled in by the subclasses.
+    _loss: str
+    _output_activation: str
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=1e-4,
+                 batch_size="auto", learning_rate_init=1e-3, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+
+    # ------------------------------------------------------------------ checks
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = [sizes]
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise ValueError(
+                f"hidden_layer_sizes must be a tuple of positive ints such as (100,), got {sizes!r}."
+            ) from None
+        for i, n in enumerate(sizes):
+            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+                raise ValueError(
+                    f"hidden_layer_sizes[{i}] must be a positive int, got {n!r} in {self.hidden_layer_sizes!r}."
+                )
+        return [int(n) for n in sizes]
+
+    def _check_params(self) -> None:
+        def number(name, low, high, *, low_open=False, high_open=False):
+            value = getattr(self, name)
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+            if ok:
+                ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+            if not ok:
+                interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+                raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+
+        def integer(name):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+
+        self._hidden_sizes()
+        if not isinstance(self.activation, str) or self.activation.lower() not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(map(repr, _ACTIVATIONS))}; "
+                             f"got {self.activation!r}.")
+        if self.solver not in ("adam", "sgd"):
+            hint = " ('lbfgs' is not offered by ninestep)" if self.solver == "lbfgs" else ""
+            raise ValueError(f"solver must be 'adam' or 'sgd', got {self.solver!r}{hint}.")
+        number("alpha", 0, np.inf)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            integer("batch_size")
+        number("learning_rate_init", 0, np.inf, low_open=True)
+        integer("max_iter")
+        number("tol", 0, np.inf)
+        number("momentum", 0, 1, high_open=True)
+        number("validation_fraction", 0, 1, low_open=True, high_open=True)
+        number("beta_1", 0, 1, high_open=True)
+        number("beta_2", 0, 1, high_open=True)
+        number("epsilon", 0, np.inf, low_open=True)
+        integer("n_iter_no_change")
+
+    def _make_optimizer(self):
+        if self.solver == "sgd":
+            # Nesterov with zero momentum is plain SGD; ninestep.SGD refuses the combination.
+            return SGD(lr=self.learning_rate_init, momentum=self.momentum,
+                       nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
+        return Adam(lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon)
+
+    # ------------------------------------------------------------------ weights
+    def _bind_weights(self) -> None:
+        """Point ``coefs_`` and ``intercepts_`` at the network's weights (views, no copies)."""
+        self.coefs_ = [layer.W for layer in self.net_.layers]
+        self.intercepts_ = [layer.b for layer in self.net_.layers]
+
+    def _sync_weights(self) -> None:
+        """Copy ``coefs_``/``intercepts_`` into the network if a user replaced the arrays."""
+        for layer, W, b in zip(self.net_.layers, self.coefs_, self.intercepts_):
+            if W is not layer.W:
+                layer.W = W
+            if b is not layer.b:
+                layer.b = b
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = self.__dict__.get("net_")
+        if net is not None:
+            # Pickling copies each layer's W and b on its own; point them back into
+            # the flat parameter vector that the optimiser updates. The copies make
+            # arrays that were loaded read-only (memory-mapped) trainable again.
+            net.params = np.array(net.params)
+            if self.__dict__.get("_optimizer") is not None:
+                self._optimizer.load_state_dict(self._optimizer.state_dict())
+            for layer, (W, b) in zip(net.layers, net._views(net.params)):
+                layer.bind(W, b)
+            self._bind_weights()
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        self._sync_weights()
+        return self.net_.forward(X)
+
+    # ------------------------------------------------------------------ training
+    def _initialize(self, n_features: int, n_outputs: int, dtype, rng: np.random.Generator) -> None:
+        self.net_ = Network([n_features, *self._hidden_sizes(), n_outputs],
+                            activation=_ACTIVATIONS[self.activation.lower()],
+                            output_activation=self._output_activation, seed=rng, dtype=dtype)
+        self._bind_weights()
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = len(self.net_.layers) + 1
+        self.out_activation_ = _SKLEARN_OUT_NAME[self._output_activation]
+        self.loss_curve_ = []
+        self.t_ = 0
+        self.best_loss_ = np.inf
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        self._optimizer = None
+
+    def _fit(self, X, y, *, incremental: bool):
+        self._check_params()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True; use fit instead.")
+        first = not hasattr(self, "net_") or (not self.warm_start and not incremental)
+        X, Y = self._validate_input(X, y, incremental=incremental, reset=first)
+        rng = self._rng = _generator(self.random_state) if first or not hasattr(self, "_rng") else self._rng
+        if first:
+            self._initialize(X.shape[1], Y.shape[1], X.dtype, rng)
+        else:
+            self._sync_weights()
+            self._bind_weights()
+            if Y.shape[1] != self.n_outputs_:
+                raise ValueError(f"y has {Y.shape[1]} outputs but the model was fitted with {self.n_outputs_}; "
+                                 "call fit (not partial_fit / warm_start) to start again.")
+        X = X.astype(self.net_.dtype, copy=False)
+        Y = Y.astype(self.net_.dtype, copy=False)
+        if not incremental or self._optimizer is None:
+            self._optimizer = self._make_optimizer()
+
+        X_val = y_val = None
+        if self.early_stopping:
+            stratify = self._stratify(Y)
+            X, X_val, Y, Y_val = train_test_split(
+                X, Y, test_size=self.validation_fraction, stratify=stratify,
+                random_state=int(rng.integers(np.iinfo(np.int32).max)))
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small (fewer than 2 rows); increase "
+                                 "validation_fraction or use more data.")
+            y_val = self._decode(Y_val)
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn(f"batch_size={self.batch_size} is larger than the {n} training samples; "
+                              f"using {n}.", UserWarning, stacklevel=3)
+            batch_size = min(self.batch_size, n)
+
+        self.n_iter_ = 0
+        best_params = None
+
+        def after_epoch(epoch: int, logs: dict) -> bool:
+            nonlocal best_params
+            self.n_iter_ += 1
+            self.t_ += n
+            self.loss_ = logs["loss"]
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            # scikit-learn's rule: count epochs that do not beat the best by more than tol.
+            if self.early_stopping:
+                score = self._score_validation(X_val, y_val)
+                self.validation_scores_.append(score)
+                self._no_improvement_count = (self._no_improvement_count + 1
+                                              if score < self.best_validation_score_ + self.tol else 0)
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_params = self.net_.params.copy()
+            else:
+                self._no_improvement_count = (self._no_improvement_count + 1
+                                              if self.loss_ > self.best_loss_ - self.tol else 0)
+                self.best_loss_ = min(self.best_loss_, self.loss_)
+            if self._no_improvement_count > self.n_iter_no_change:
+                if self.verbose:
+                    what = "Validation score" if self.early_stopping else "Training loss"
+                    print(f"{what} did not improve more than tol={self.tol} for "
+                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                return True
+            return False
+
+        with warnings.catch_warnings():
+            # The stopping rule and its warning are scikit-learn's here, not ninestep's.
+            warnings.simplefilter("ignore", training.ConvergenceWarning)
+            training.fit(self.net_, X, Y, loss=self._loss, optimizer=self._optimizer,
+                         epochs=1 if incremental else self.max_iter, batch_size=batch_size,
+                         shuffle=bool(self.shuffle), seed=rng, alpha=float(self.alpha), callback=after_epoch)
+        if self.early_stopping and best_params is not None:
+            self.net_.params[...] = best_params
+        if not incremental and self.n_iter_ == self.max_iter and self._no_improvement_count <= self.n_iter_no_change:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                          "optimization hasn't converged yet; raise max_iter.", ConvergenceWarning, stacklevel=3)
+        return self
+
+    def fit(self, X, y):
+        """Train on ``X`` of shape (n_samples, n_features) and ``y``; returns ``self``.
+
+        Runs up to ``max_iter`` epochs of ``solver`` in mini-batches of
+        ``batch_size`` (``"auto"``: ``min(200, n_samples)``), stopping when the
+        training loss (or, with ``early_stopping``, the validation score) has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs.
+        """
+        return self._fit(X, y, incremental=False)
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor: ninestep's network behind scikit-learn's interface.
+
+    Minimises the ``mse`` loss ``(1/n) sum_i 1/2 ||y_hat_i - y_i||^2`` (plus
+    the L2 term ``alpha / (2 n) sum ||W||^2``) with a linear output layer.
+    Inputs are not standardised inside: put a ``StandardScaler`` in front,
+    as with scikit-learn's estimator.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        Width of each hidden layer.
+    activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"}, default "relu"
+        Hidden activation (ninestep's names "sigmoid", "linear" work too).
+    solver : {"adam", "sgd"}, default "adam"
+    alpha : float, default 1e-4
+        L2 penalty on the weights (not the biases).
+    batch_size : int or "auto", default "auto"
+        Rows per step; "auto" is ``min(200, n_samples)``.
+    learning_rate_init : float, default 1e-3
+    max_iter : int, default 200
+        Maximum number of epochs.
+    shuffle : bool, default True
+        Shuffle the rows every epoch.
+    random_state : int, RandomState or None
+        Seeds the initial weights, the shuffling and the validation split.
+    tol : float, default 1e-4
+    verbose : bool, default False
+        Print the loss after each epoch.
+    warm_start : bool, default False
+        ``fit`` continues from the current weights instead of starting again.
+    momentum : float, default 0.9
+        SGD only.
+    nesterovs_momentum : bool, default True
+        SGD only.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the data, stop when its R^2 has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
+        the best weights.
+    validation_fraction : float, default 0.1
+    beta_1, beta_2 : float, defaults 0.9, 0.999
+        Adam only.
+    epsilon : float, default 1e-8
+        Adam only.
+    n_iter_no_change : int, default 10
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray, coefs_[i] of shape (n_in, n_out)
+    intercepts_ : list of ndarray, intercepts_[i] of shape (n_out,)
+        Views into ``net_.params``: changing them changes the model.
+    net_ : ninestep.Network
+    loss_ : float
+    loss_curve_ : list of float
+        Training loss per epoch: the batch-size weighted mean of the batch
+        losses before each update, L2 term included (scikit-learn's definition).
+    best_loss_ : float or None
+    validation_scores_ : list of float
+        R^2 on the held-out set per epoch (``early_stopping`` only).
+    best_validation_score_ : float
+    n_iter_ : int
+        Epochs run by the last ``fit`` (1 after ``partial_fit``).
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+    n_outputs_ : int
+    n_layers_ : int
+    out_activation_ : str
+        "identity".
+    """
+
+    _loss = "mse"
+    _output_activation = "linear"
+
+    def _validate_input(self, X, y, *, incremental, reset):
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, (y.reshape(-1, 1) if y.ndim == 1 else y)
+
+    def _stratify(self, Y):
+        return None
+
+    def _decode(self, Y):
+        return Y
+
+    def _score_validation(self, X_val, Y_val) -> float:
+        return float(r2_score(Y_val, self.net_.forward(X_val)))
+
+    def partial_fit(self, X, y):
+        """One epoch over ``(X, y)``, continuing from the current weights and optimiser state."""
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predictions of shape (n_samples,) for one output, else (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        y = self._forward(X)
+        return y.ravel() if y.shape[1] == 1 else y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: ninestep's network behind scikit-learn's interface.
+
+    Two classes, or several labels at once (multilabel), use one sigmoid
+    output per label and ``binary_cross_entropy``; more than two classes use
+    a softmax output and ``cross_entropy``. Labels may be any values
+    (strings, ints); ``classes_`` lists them.
+
+    Parameters are those of :class:`MLPRegressor`; with ``early_stopping``
+    the validation score is the accuracy.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_, intercepts_, net_, loss_, loss_curve_, best_loss_, n_iter_, t_,
+    n_features_in_, n_outputs_, n_layers_ : as for :class:`MLPRegressor`
+    out_activation_ : str
+        "logistic" or "softmax".
+    """
+
+    _loss = "cross_entropy"
+    _output_activation = "softmax"
+
+    def _initialize(self, n_features, n_outputs, dtype, rng):
+        binary = n_outputs == 1 or self._label_binarizer.y_type_.startswith("multilabel")
+        self._loss = "binary_cross_entropy" if binary else "cross_entropy"
+        self._output_activation = "sigmoid" if binary else "softmax"
+        super()._initialize(n_features, n_outputs, dtype, rng)
+
+    def _validate_input(self, X, y, *, incremental, reset):
+        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        # Mirrors scikit-learn: fit defines classes_ (unless warm-starting), partial_fit
+        # got them on its first call; later calls must not bring new classes.
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start and set(classes) != set(self.classes_):
+                raise ValueError(f"warm_start needs y with the same classes as the previous fit: had "
+                                 f"{self.classes_}, y has {classes}.")
+            new = np.setdiff1d(classes, self.classes_)
+            if len(new):
+                raise ValueError(f"y has classes {new} that are not in classes_ {self.classes_}; pass every "
+                                 "class to the first partial_fit call with classes=.")
+        return X, self._label_binarizer.transform(y).astype(X.dtype)
+
+    def _stratify(self, Y):
+        # Stratify single-label problems only, as scikit-learn does.
+        return None if self._label_binarizer.y_type_.startswith("multilabel") else Y
+
+    def _decode(self, Y):
+        return self._label_binarizer.inverse_transform(Y)
+
+    def _score_validation(self, X_val, y_val) -> float:
+        return float(accuracy_score(y_val, self._decode(self.net_.forward(X_val))))
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``(X, y)``; the first call needs ``classes`` (every label there will be)."""
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, incremental=True)
+
+    def decision_function(self, X):
+        """The logits ``Z^L`` (the output layer before its sigmoid or softmax).
+
+        Shape (n_samples,) for two classes (positive: ``classes_[1]``), else
+        (n_samples, n_outputs).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        self._sync_weights()
+        Zs, _ = self.net_._forward(X.astype(self.net_.dtype, copy=False))
+        return Zs[-1].ravel() if Zs[-1].shape[1] == 1 else Zs[-1]
+
+    def predict_proba(self, X):
+        """Class probabilities of shape (n_samples, n_classes), columns in ``classes_`` order."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        P = self._forward(X)
+        if P.shape[1] == 1 and not self._label_binarizer.y_type_.startswith("multilabel"):
+            return np.hstack([1 - P, P])
+        return P
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted labels of shape (n_samples,) (multilabel: (n_samples, n_labels))."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        P = self._forward(X)
+        return self._label_binarizer.inverse_transform(P.ravel() if P.shape[1] == 1 else P)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
