@@ -29,7 +29,7 @@ __all__ = [
 def _describe_bad_cell(arr: np.ndarray, mask: np.ndarray, name: str) -> str:
     idx = np.argwhere(mask)[0]
     count = int(mask.sum())
-    value = arr[tuple(idx)]
+    value = arr[tuple(idx)].item()
     what = "NaN" if np.isnan(value) else "infinity"
     if arr.ndim == 2:
         where = f"row {idx[0]}, column {idx[1]}"
@@ -87,12 +87,14 @@ def check_array(
                     cell = arr[index]
                     try:
                         float(cell)
+                    except OverflowError:  # an int beyond float64: reported as too large below
+                        continue
                     except (TypeError, ValueError):
                         where = (
                             f"row {index[0]}, column {index[1]}" if arr.ndim == 2 else f"index {index[0]}"
                         )
                         raise ValueError(
-                            f"{name} has a non-numeric value {cell!r} at {where}; "
+                            f"{name} has a non-numeric value {getattr(cell, 'item', lambda: cell)()!r} at {where}; "
                             "convert or encode that column as numbers first."
                         ) from None
             if arr.dtype == object and arr.ndim == 0:
@@ -108,12 +110,14 @@ def check_array(
             )
         want = " or ".join(f"{d}-D" for d in allowed)
         raise ValueError(f"{name} must be {want}, got {arr.ndim}-D with shape {arr.shape}.")
+    original = arr
     if dtype is not None:
         if arr.dtype == bool:
             arr = arr.astype(dtype)
         try:
-            arr = np.array(arr, dtype=dtype, copy=True) if copy else np.asarray(arr, dtype=dtype)
-        except (TypeError, ValueError) as exc:
+            with np.errstate(over="ignore"):  # a value too large for dtype becomes inf, reported below
+                arr = np.array(arr, dtype=dtype, copy=True) if copy else np.asarray(arr, dtype=dtype)
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"{name} could not be converted to {np.dtype(dtype).name}: {exc}") from None
     if not allow_empty:
         if arr.ndim >= 1 and arr.shape[0] == 0:
@@ -123,6 +127,13 @@ def check_array(
     if finite and arr.dtype.kind == "f":
         bad = ~np.isfinite(arr)
         if bad.any():
+            idx = tuple(np.argwhere(bad)[0])
+            if original is not arr and original.dtype.kind in "fiu" and np.isfinite(original[idx]):
+                where = f"row {idx[0]}, column {idx[1]}" if arr.ndim == 2 else f"index {idx[0]}"
+                raise ValueError(
+                    f"{name} has the value {original[idx].item()!r} at {where}, too large for "
+                    f"{arr.dtype.name} (largest {np.finfo(arr.dtype).max:.3g}); standardise the data "
+                    "or use float64.")
             raise ValueError(_describe_bad_cell(arr, bad, name))
     return arr
 

@@ -80,6 +80,25 @@ def _check_layer_sizes(layer_sizes: Any) -> list[int]:
     return [check_int(n, f"layer_sizes[{i}]") for i, n in enumerate(layer_sizes)]
 
 
+def overflow_error(what: str, X: np.ndarray, Y: np.ndarray | None = None) -> ValueError:
+    """The error for a result that is not finite although every input was: name the largest value.
+
+    Finite inputs give a NaN or infinite result only when a sum or product
+    leaves the range of the dtype (about 1e308 for float64, 3e38 for
+    float32) - inputs such as 1e300 - so the message points at the data.
+    """
+    where = []
+    for name, arr in (("X", X), ("y", Y)):
+        if arr is not None and arr.size:
+            i, j = np.unravel_index(int(np.argmax(np.abs(arr))), arr.shape)
+            where.append(f"largest |{name}| is {name}[{i}, {j}] = {arr[i, j]:.3g}")
+    return ValueError(
+        f"{what} is not finite: the arithmetic overflowed {X.dtype.name} ({'; '.join(where)}). "
+        "Standardise the data (ninestep.StandardScaler) so that values are of order 1, "
+        "or check the weights for huge values."
+    )
+
+
 def prepare_targets(y: Any, loss: Loss, n_out: int, dtype: Any) -> np.ndarray:
     """Return the targets as a float (n, n_out) matrix for ``loss``.
 
@@ -98,7 +117,11 @@ def prepare_targets(y: Any, loss: Loss, n_out: int, dtype: Any) -> np.ndarray:
     if loss.name == "cross_entropy" and y.ndim == 1:
         labels = y
         if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
-            raise ValueError("cross_entropy labels must be integers 0..k-1; y has non-integer values.")
+            i = int(np.argmax(labels != np.round(labels)))
+            raise ValueError(
+                f"cross_entropy needs class labels, integers 0..{n_out - 1}, but y[{i}] = {labels[i].item()!r} is "
+                "not an integer; continuous targets call for a regression loss (loss='mse')."
+            )
         labels = labels.astype(np.int64)
         bad = (labels < 0) | (labels >= n_out)
         if bad.any():
@@ -119,7 +142,19 @@ def prepare_targets(y: Any, loss: Loss, n_out: int, dtype: Any) -> np.ndarray:
     if y.shape[1] != n_out:
         raise ValueError(f"y has {y.shape[1]} columns but the network has {n_out} outputs.")
     if loss.name in ("cross_entropy", "binary_cross_entropy") and ((y < 0) | (y > 1)).any():
-        raise ValueError(f"{loss.name} targets must lie in [0, 1] (one-hot rows or 0/1 labels).")
+        i, j = np.argwhere((y < 0) | (y > 1))[0]
+        raise ValueError(
+            f"{loss.name} targets must lie in [0, 1] (one-hot rows or 0/1 labels), but y[{i}, {j}] = "
+            f"{y[i, j].item()!r}; continuous targets call for a regression loss (loss='mse')."
+        )
+    if loss.name == "cross_entropy":
+        off = np.abs(y.sum(axis=1) - 1) > 1e-6
+        if off.any():
+            i = int(np.argmax(off))
+            raise ValueError(
+                f"cross_entropy needs one-hot (or probability) rows that sum to 1, but row {i} of y sums "
+                f"to {float(y[i].sum()):.6g}; pass integer labels of shape (n_samples,) instead."
+            )
     return np.asarray(y, dtype=dtype)
 
 
@@ -251,9 +286,12 @@ class Network:
 
     def forward(self, X: Any) -> np.ndarray:
         """Return ``y_hat = A^L`` of shape (n_samples, n_outputs) for X of shape (n_samples, n_inputs)."""
-        A = self._check_X(X)
-        for layer in self.layers:
-            A = layer.forward(A)[1]
+        X = A = self._check_X(X)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported once, clearly, below
+            for layer in self.layers:
+                A = layer.forward(A)[1]
+        if not np.isfinite(A).all():
+            raise overflow_error("the network's output", X)
         return A
 
     predict = forward
@@ -298,8 +336,12 @@ class Network:
         Y = prepare_targets(y, loss, self.n_outputs, self.dtype)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match.")
-        grads = self._views(np.empty_like(self.params))
-        value = self._loss_and_grad(X, Y, loss, alpha, grads)
+        flat = np.empty_like(self.params)
+        grads = self._views(flat)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = self._loss_and_grad(X, Y, loss, alpha, grads)
+        if not (np.isfinite(value) and np.isfinite(flat).all()):
+            raise overflow_error("the loss or its gradient", X, Y)
         return value, grads
 
     def evaluate(self, X: Any, y: Any, loss: str | Loss = "mse") -> float:
@@ -310,8 +352,16 @@ class Network:
         Y = prepare_targets(y, loss, self.n_outputs, self.dtype)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match.")
-        Zs, As = self._forward(X)
-        return loss.value(Zs[-1], As[-1], Y)
+        value = self._evaluate(X, Y, loss)
+        if not np.isfinite(value):
+            raise overflow_error("the loss", X, Y)
+        return value
+
+    def _evaluate(self, X: np.ndarray, Y: np.ndarray, loss: Loss) -> float:
+        """The data loss on checked arrays; may be inf or NaN (training turns that into DivergenceError)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            Zs, As = self._forward(X)
+            return loss.value(Zs[-1], As[-1], Y)
 
     # ------------------------------------------------------------------ step 5 check
     def summary(self, n_samples: int | None = None, *, warn: bool = True) -> str:

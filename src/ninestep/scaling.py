@@ -49,9 +49,16 @@ class StandardScaler:
         """Learn ``mean_`` and ``scale_`` from X of shape (n_samples, n_features) (or (n_samples,))."""
         X, self._was_1d = self._as_2d(X)
         n = X.shape[0]
-        self.mean_ = X.mean(axis=0) if self.with_mean else np.zeros(X.shape[1])
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = X.mean(axis=0), X.std(axis=0)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            # Values beyond ~1e154 overflow the squares (beyond ~1e308 / n the sum): divide each
+            # column by its largest magnitude first, then scale the statistics back.
+            peak = np.abs(X).max(axis=0)
+            peak = np.where(peak > 0, peak, 1.0)
+            mean, std = (X / peak).mean(axis=0) * peak, (X / peak).std(axis=0) * peak
+        self.mean_ = mean if self.with_mean else np.zeros(X.shape[1])
         if self.with_std:
-            std = X.std(axis=0)
             # Relative to the column's magnitude, a std at round-off level is a constant column.
             tiny = 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(self.mean_), 1.0)
             self.scale_ = np.where(std > tiny, std, 1.0)
@@ -64,7 +71,9 @@ class StandardScaler:
     def transform(self, X: Any) -> np.ndarray:
         """Return ``(X - mean_) / scale_``, shaped like X."""
         X, was_1d = self._checked(X)
-        out = (X - self.mean_) / self.scale_
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = (X - self.mean_) / self.scale_
+        _check_finite_result(out, X, "transform")
         return out.ravel() if was_1d else out
 
     def fit_transform(self, X: Any) -> np.ndarray:
@@ -73,7 +82,9 @@ class StandardScaler:
     def inverse_transform(self, Z: Any) -> np.ndarray:
         """Map standardised values back to original units: ``Z * scale_ + mean_``."""
         Z, was_1d = self._checked(Z, name="Z")
-        out = Z * self.scale_ + self.mean_
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = Z * self.scale_ + self.mean_
+        _check_finite_result(out, Z, "inverse_transform")
         return out.ravel() if was_1d else out
 
     # ------------------------------------------------------------------
@@ -113,3 +124,12 @@ class StandardScaler:
 
 def _is_float32(X: Any) -> bool:
     return isinstance(X, np.ndarray) and X.dtype == np.float32
+
+
+def _check_finite_result(out: np.ndarray, X: np.ndarray, method: str) -> None:
+    """Finite inputs far outside the fitted range can overflow (1e308 - (-1e308)); say so."""
+    if not np.isfinite(out).all():
+        i, j = np.argwhere(~np.isfinite(out))[0]
+        raise ValueError(
+            f"StandardScaler.{method} overflowed at row {i}, column {j} (value {X[i, j].item()!r}): "
+            "it lies too far outside the range the scaler was fitted on for float64.")

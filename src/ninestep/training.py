@@ -31,9 +31,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._validation import as_generator, check_int, check_nonnegative, check_in_range
+from ._validation import as_generator, check_int, check_nonnegative, check_in_range, check_positive
 from .losses import get_loss
-from .network import Network, prepare_targets
+from .network import Network, overflow_error, prepare_targets
 from .optimizers import Adam, Optimizer
 
 __all__ = ["fit", "History", "ConvergenceWarning", "DivergenceError", "batch_slices"]
@@ -186,6 +186,12 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         raise ValueError(f"lr_schedule must be None, 'cosine' or a callable, got {lr_schedule!r}.")
     if lr_schedule is not None and not isinstance(lr_schedule, str) and not callable(lr_schedule):
         raise TypeError(f"lr_schedule must be None, 'cosine' or a callable, got {lr_schedule!r}.")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(epoch, logs), got {callback!r}.")
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"shuffle must be True or False, got {shuffle!r}.")
+    if loss_fn.name in ("cross_entropy", "binary_cross_entropy"):
+        _check_two_classes(Y, loss_fn.name)
 
     rng = as_generator(seed)
     history = History()
@@ -214,7 +220,7 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         if lr_schedule == "cosine":
             optimizer.lr = _cosine(epoch, epochs, lr0)
         elif lr_schedule is not None:
-            optimizer.lr = float(lr_schedule(epoch, lr0))
+            optimizer.lr = check_positive(lr_schedule(epoch, lr0), f"lr_schedule({epoch}, {lr0:g})")
         snapshot = net.params.copy()
         order = rng.permutation(n) if shuffle and not full_batch else None
         total = 0.0
@@ -228,6 +234,8 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
             batch_loss = net._loss_and_grad(Xb, Yb, loss_fn, alpha, grads)
             if not math.isfinite(batch_loss) or not np.isfinite(grad).all():
                 net.params[...] = snapshot
+                if epoch == start_epoch and s.start == 0:  # no update yet: the data, not the lr
+                    raise overflow_error("the loss before the first update", Xb, Yb)
                 raise DivergenceError(
                     f"Training diverged in epoch {epoch + 1}: the loss became {batch_loss} "
                     f"with lr={optimizer.lr:g}. The weights were restored to the start of that epoch. "
@@ -239,9 +247,11 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         history.lr.append(float(optimizer.lr))
         logs = {"epoch": epoch + 1, "loss": history.loss[-1], "lr": history.lr[-1]}
         if validation_data is not None:
-            val = net.evaluate(X_val, Y_val, loss_fn)
+            val = net._evaluate(X_val, Y_val, loss_fn)
             if not math.isfinite(val):
                 net.params[...] = snapshot
+                if not math.isfinite(net._evaluate(X_val, Y_val, loss_fn)):  # not finite before the epoch either
+                    raise overflow_error("the validation loss", X_val, Y_val)
                 raise DivergenceError(
                     f"The validation loss became {val} in epoch {epoch + 1} with lr={optimizer.lr:g}; "
                     "the weights were restored to the start of that epoch. Try a smaller learning rate.")
@@ -269,6 +279,21 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
     if not history.stopped_early and history.epochs >= 2:
         _warn_if_still_improving(history, tol)
     return history
+
+
+def _check_two_classes(Y: np.ndarray, loss: str) -> None:
+    """A classifier cannot learn from training targets that all name the same class."""
+    if loss == "cross_entropy":
+        labels = Y.argmax(axis=1)
+        single = bool((labels == labels[0]).all())
+        which = f"class {int(labels[0])}"
+    else:
+        single = bool((Y == Y.flat[0]).all())
+        which = f"the value {Y.flat[0]:g}"
+    if single:
+        raise ValueError(
+            f"y holds only one class (every target is {which}); a classifier needs examples of at least "
+            "two classes. Check the labels, or split with train_test_split(..., stratify=y).")
 
 
 def _warn_if_still_improving(history: History, tol: float) -> None:
