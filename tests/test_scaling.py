@@ -97,10 +97,21 @@ def test_with_mean_and_with_std_switches():
     np.testing.assert_allclose(ns.StandardScaler(with_std=False).fit_transform(X), X - 2.0)
 
 
-def test_float32_stays_float32():
+@pytest.mark.parametrize("kwargs", [{}, {"with_mean": False}, {"with_std": False}])
+def test_float32_stays_float32(kwargs):
     X = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
-    Z = ns.StandardScaler().fit_transform(X)
-    assert Z.dtype == np.float32
+    scaler = ns.StandardScaler(**kwargs)
+    Z = scaler.fit_transform(X)
+    assert Z.dtype == scaler.mean_.dtype == scaler.scale_.dtype == np.float32
+    assert scaler.inverse_transform(Z).dtype == np.float32
+
+
+def test_round_off_constant_column_without_centring():
+    # A column of 1e6 with one value off by one ulp: its std (7e-11) is
+    # round-off, whether or not the scaler centres.
+    X = np.full((3, 1), 1e6)
+    X[1, 0] = np.nextafter(1e6, 2e6)
+    assert ns.StandardScaler(with_mean=False).fit(X).scale_[0] == 1.0
 
 
 def test_from_params_round_trip():

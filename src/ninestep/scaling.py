@@ -57,13 +57,13 @@ class StandardScaler:
             peak = np.abs(X).max(axis=0)
             peak = np.where(peak > 0, peak, 1.0)
             mean, std = (X / peak).mean(axis=0) * peak, (X / peak).std(axis=0) * peak
-        self.mean_ = mean if self.with_mean else np.zeros(X.shape[1])
+        self.mean_ = mean if self.with_mean else np.zeros(X.shape[1], dtype=X.dtype)
         if self.with_std:
             # Relative to the column's magnitude, a std at round-off level is a constant column.
-            tiny = 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(self.mean_), 1.0)
+            tiny = 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(mean), 1.0)
             self.scale_ = np.where(std > tiny, std, 1.0)
         else:
-            self.scale_ = np.ones(X.shape[1])
+            self.scale_ = np.ones(X.shape[1], dtype=X.dtype)
         self.n_features_in_ = X.shape[1]
         self.n_samples_seen_ = n
         return self
