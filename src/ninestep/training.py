@@ -152,6 +152,8 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
     """
     from . import io  # the file format depends on training, not the other way round at import time
 
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a ninestep.Network, got {type(net).__name__}.")
     loss_fn = get_loss(loss)
     loss_fn.check_activation(net.layers[-1].activation)
     epochs = check_int(epochs, "epochs", minimum=0)
@@ -159,6 +161,9 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
     min_delta = check_nonnegative(min_delta, "min_delta")
     tol = check_nonnegative(tol, "tol")
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every")
+    if not np.isfinite(net.params).all():
+        raise ValueError("the network's weights contain NaN or infinity; build a new Network "
+                         "(or load a saved one) before training.")
     X = net._check_X(X)
     Y = prepare_targets(y, loss_fn, net.n_outputs, net.dtype)
     if Y.shape[0] != X.shape[0]:
@@ -243,6 +248,14 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
                     "and targets, or use Adam.")
             optimizer.step(net.params, grad)
             total += batch_loss * (s.stop - s.start)
+        if not np.isfinite(net.params).all():
+            # The epoch's last step overflowed the weights (a huge lr): no later batch of this
+            # epoch would notice, and the next epoch's snapshot must be finite.
+            net.params[...] = snapshot
+            raise DivergenceError(
+                f"Training diverged in epoch {epoch + 1}: an update with lr={optimizer.lr:g} made the "
+                "weights infinite. The weights were restored to the start of that epoch. "
+                "Try a smaller learning rate (e.g. 10x smaller).")
         history.loss.append(total / n)
         history.lr.append(float(optimizer.lr))
         logs = {"epoch": epoch + 1, "loss": history.loss[-1], "lr": history.lr[-1]}
