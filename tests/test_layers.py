@@ -142,3 +142,17 @@ def test_bad_sizes_are_rejected(n_in, n_out):
 def test_unknown_activation_is_rejected_with_choices():
     with pytest.raises(ValueError, match="choose one of"):
         ns.Dense(2, 2, "swish")
+
+
+def test_he_init_keeps_the_signal_through_a_deep_relu_stack():
+    # Why He is the default for ReLU: with Var(W) = 2 / n_in the mean square
+    # of the pre-activations stays about constant from layer to layer, where
+    # Glorot's 2 / (n_in + n_out) = 1 / n_in halves it at every ReLU layer.
+    X = np.random.default_rng(0).normal(size=(500, 200))
+    ratios = {}
+    for init in ("he_normal", "glorot_normal"):
+        net = ns.Network([200] * 11, activation="relu", output_activation="relu", init=init, seed=1)
+        Zs, _ = net._forward(X)
+        ratios[init] = np.mean(Zs[-1] ** 2) / np.mean(Zs[0] ** 2)
+    assert 0.5 < ratios["he_normal"] < 2.0
+    assert ratios["glorot_normal"] < 0.01  # about 2^-9
