@@ -67,6 +67,7 @@ def test_summary_warns_when_parameters_reach_the_number_of_samples():
     net = ns.Network([2, 4, 4, 3], seed=0)
     with pytest.warns(ns.CapacityWarning, match="47 parameters but only 47 training samples") as record:
         text = net.summary(n_samples=47)
+    assert record[0].filename == __file__  # points at the caller's line
     message = str(record[0].message)
     assert "overfit" in message and "early stopping" in message  # says why, and what to do
     assert "WARNING" in text

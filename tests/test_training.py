@@ -217,8 +217,11 @@ def test_divergence_stops_and_restores_the_last_finite_weights():
 
 def test_convergence_warning_when_epochs_run_out_while_improving():
     X, y = _regression()
-    with pytest.warns(ns.ConvergenceWarning, match="still improving"):
+    with pytest.warns(ns.ConvergenceWarning, match="still improving") as record:
         ns.Network([2, 4, 2], seed=0).fit(X, y, optimizer=ns.SGD(0.01), epochs=20)
+        ns.fit(ns.Network([2, 4, 2], seed=0), X, y, optimizer=ns.SGD(0.01), epochs=20)
+    # Both point at the line that called fit, not at a file inside ninestep.
+    assert [w.filename for w in record] == [__file__, __file__]
     with warnings.catch_warnings():
         warnings.simplefilter("error", ns.ConvergenceWarning)
         ns.Network([2, 4, 2], seed=0).fit(X, y, optimizer=ns.SGD(0.01), epochs=1)

@@ -25,6 +25,7 @@ Safety, in the loop:
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -320,4 +321,17 @@ def _warn_if_still_improving(history: History, tol: float) -> None:
             f"Training stopped after {len(curve)} epochs while the {which} was still improving "
             f"({before:.4g} -> {recent:.4g} over the last {k} epochs); "
             "more epochs or a larger learning rate may help.",
-            ConvergenceWarning, stacklevel=3)
+            ConvergenceWarning, stacklevel=_stacklevel_outside_ninestep())
+
+
+def _stacklevel_outside_ninestep() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside ninestep.
+
+    ``fit`` is reached from user code directly, through ``Network.fit`` or
+    through ``ninestep.sklearn``; a fixed stacklevel would blame one of
+    ninestep's own files for some of those.
+    """
+    frame, level = sys._getframe(1), 1  # level 1: the function that calls warnings.warn
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "ninestep":
+        frame, level = frame.f_back, level + 1
+    return level
