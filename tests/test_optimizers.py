@@ -142,6 +142,7 @@ def test_reset_forgets_the_state():
     (lambda: ns.Adam(beta1=1.0), "beta1"),
     (lambda: ns.Adam(beta2=-0.5), "beta2"),
     (lambda: ns.Adam(eps=-1e-8), "eps"),
+    (lambda: ns.Adam(eps=0.0), "eps"),  # 0/0 = NaN for a parameter whose gradient is 0
     (lambda: get_optimizer("rmsprop"), "sgd"),
 ])
 def test_bad_hyperparameters_are_rejected_by_name(make, match):

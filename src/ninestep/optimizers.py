@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_in_range, check_nonnegative, check_positive
+from ._validation import check_in_range, check_positive
 
 __all__ = ["Optimizer", "SGD", "Adam", "get_optimizer"]
 
@@ -119,15 +119,16 @@ class Adam(Optimizer):
     ----------
     lr : float, default 1e-3
     beta1, beta2 : float in [0, 1), defaults 0.9 and 0.999
-    eps : float, default 1e-8
-        Added to ``sqrt(v_hat)``; keeps the step finite when a gradient is 0.
+    eps : float > 0, default 1e-8
+        Added to ``sqrt(v_hat)``; keeps the step finite when a gradient is 0
+        (as it is for every weight of a dead ReLU unit: 0 would give 0/0 = NaN).
     """
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         self.lr = check_positive(lr, "lr")
         self.beta1 = check_in_range(beta1, "beta1", 0.0, 1.0, high_open=True)
         self.beta2 = check_in_range(beta2, "beta2", 0.0, 1.0, high_open=True)
-        self.eps = check_nonnegative(eps, "eps")
+        self.eps = check_positive(eps, "eps")
         self.reset()
 
     def reset(self):
