@@ -23,6 +23,8 @@ __all__ = [
     "check_choice",
     "as_generator",
     "check_dtype",
+    "check_finite_number",
+    "check_bool",
 ]
 
 
@@ -153,6 +155,20 @@ def check_X_y(X: Any, y: Any, *, dtype: Any = np.float64, y_dtype: Any = np.floa
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_finite_number(value: Any, name: str) -> float:
+    """``value`` must be a finite real number."""
+    if not _is_number(value) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    return float(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` must be True or False (a string such as "no" would silently count as True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
 
 
 def check_positive(value: Any, name: str) -> float:

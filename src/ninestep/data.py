@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_generator, check_array, check_in_range, check_int, check_nonnegative
+from ._validation import (as_generator, check_array, check_bool, check_finite_number, check_in_range,
+                          check_int, check_nonnegative)
 
 __all__ = ["make_arithmetic", "make_moons", "make_spirals", "make_sine", "train_test_split"]
 
@@ -33,9 +34,7 @@ def make_arithmetic(n_samples: int = 10_000, low: float = 0.0, high: float = 100
         Columns a + b, a - b and |a - b|.
     """
     n_samples = check_int(n_samples, "n_samples")
-    low, high = float(low), float(high)
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise ValueError(f"need finite low < high, got low={low!r}, high={high!r}.")
+    low, high = _check_low_high(low, high)
     rng = as_generator(seed)
     X = rng.uniform(low, high, size=(n_samples, 2))
     a, b = X[:, 0], X[:, 1]
@@ -68,6 +67,8 @@ def make_spirals(n_samples: int = 900, n_classes: int = 3, noise: float = 0.2,
     """
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     n_classes = check_int(n_classes, "n_classes", minimum=2)
+    if n_samples < n_classes:
+        raise ValueError(f"n_samples={n_samples} is fewer than n_classes={n_classes}; every class needs a sample.")
     noise = check_nonnegative(noise, "noise")
     rng = as_generator(seed)
     y = np.arange(n_samples) % n_classes
@@ -89,12 +90,21 @@ def make_sine(n_samples: int = 1000, noise: float = 0.1, low: float = -3.0, high
     """
     n_samples = check_int(n_samples, "n_samples")
     noise = check_nonnegative(noise, "noise")
-    if not low < high:
-        raise ValueError(f"need low < high, got low={low!r}, high={high!r}.")
+    low, high = _check_low_high(low, high)
     rng = as_generator(seed)
     X = rng.uniform(low, high, size=(n_samples, 1))
     y = np.sin(X[:, 0]) + noise * rng.standard_normal(n_samples)
     return X, y
+
+
+def _check_low_high(low: Any, high: Any) -> tuple[float, float]:
+    try:
+        a, b = check_finite_number(low, "low"), check_finite_number(high, "high")
+    except ValueError:
+        a = b = 0.0
+    if not a < b:
+        raise ValueError(f"need finite numbers low < high, got low={low!r}, high={high!r}.")
+    return a, b
 
 
 def train_test_split(X: Any, y: Any, test_size: float = 0.3, shuffle: bool = True, seed=None,
@@ -119,6 +129,9 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.3, shuffle: bool = Tru
     n = X.shape[0]
     if y.shape[0] != n:
         raise ValueError(f"X has {n} rows but y has {y.shape[0]}; they must match.")
+    if n < 2:
+        raise ValueError(f"X has {n} samples; a split needs at least 2 (one to train on, one to test).")
+    shuffle = check_bool(shuffle, "shuffle")
     if isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
         n_test = check_int(test_size, "test_size")
     else:

@@ -83,6 +83,8 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Any = None) -> tuple[np.n
     p = np.asarray(y_pred)
     if t.shape != p.shape or t.ndim != 1:
         raise ValueError(f"y_true and y_pred must be 1-D label arrays of the same length, got {t.shape} and {p.shape}.")
+    if t.size == 0:
+        raise ValueError("a confusion matrix of 0 samples is undefined; y_true and y_pred are empty.")
     labels = np.unique(np.concatenate([t, p])) if labels is None else np.asarray(labels)
     index = {label: i for i, label in enumerate(labels.tolist())}
     C = np.zeros((labels.size, labels.size), dtype=np.int64)

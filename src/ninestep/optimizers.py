@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_in_range, check_positive
+from ._validation import check_bool, check_in_range, check_positive
 
 __all__ = ["Optimizer", "SGD", "Adam", "get_optimizer"]
 
@@ -75,6 +75,7 @@ class SGD(Optimizer):
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
         self.lr = check_positive(lr, "lr")
         self.momentum = check_in_range(momentum, "momentum", 0.0, 1.0, high_open=True)
+        nesterov = check_bool(nesterov, "nesterov")
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0, got momentum=0.")
         self.nesterov = bool(nesterov)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_array
+from ._validation import check_array, check_bool
 
 __all__ = ["StandardScaler"]
 
@@ -42,8 +42,8 @@ class StandardScaler:
     """
 
     def __init__(self, with_mean: bool = True, with_std: bool = True):
-        self.with_mean = with_mean
-        self.with_std = with_std
+        self.with_mean = check_bool(with_mean, "with_mean")
+        self.with_std = check_bool(with_std, "with_std")
 
     def fit(self, X: Any) -> "StandardScaler":
         """Learn ``mean_`` and ``scale_`` from X of shape (n_samples, n_features) (or (n_samples,))."""
