@@ -139,3 +139,27 @@ def test_prepare_targets_checks_labels_and_shapes():
         prepare_targets([0.0, 2.0], bce, 1, np.float64)
     with pytest.raises(ValueError, match="numeric"):
         prepare_targets(np.array(["a", "b"]), mse, 1, np.float64)
+
+
+@pytest.mark.filterwarnings("error")
+def test_saturated_network_outputs_give_finite_exact_losses_and_gradients():
+    # One layer, weight +-1000: logits of +-1000 for the inputs +1 and -1.
+    X = np.array([[1.0], [-1.0]])
+    net = ns.Network([1, 2], output_activation="softmax", seed=0)
+    net.set_weights([(np.array([[1000.0, -1000.0]]), np.zeros(2))])
+    with np.errstate(**STRICT):
+        loss, [(dW, db)] = net.loss_and_gradients(X, np.array([1, 0]), loss="cross_entropy")
+    # Both samples put probability exp(-2000) on their class: -log p = 2000 each.
+    # dZ = (A - Y) / 2 = [[1, -1], [-1, 1]] / 2, dW = X^T dZ = [1, -1], db = 0.
+    assert loss == 2000.0
+    np.testing.assert_array_equal(dW, [[1.0, -1.0]])
+    np.testing.assert_array_equal(db, [0.0, 0.0])
+
+    net = ns.Network([1, 1], output_activation="sigmoid", seed=0)
+    net.set_weights([(np.array([[1000.0]]), np.zeros(1))])
+    with np.errstate(**STRICT):
+        loss, [(dW, db)] = net.loss_and_gradients(X, np.array([1.0, 1.0]), loss="binary_cross_entropy")
+    # Sample 1: z = 1000, loss 0; sample 2: z = -1000, loss 1000; dZ = [0, -1] / 2.
+    assert loss == 500.0
+    np.testing.assert_array_equal(dW, [[0.5]])
+    np.testing.assert_array_equal(db, [-0.5])
