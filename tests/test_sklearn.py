@@ -134,6 +134,26 @@ def test_tol_stops_after_n_iter_no_change_epochs_without_improvement(regression)
     assert est.n_iter_ == 5 and len(est.loss_curve_) == 5
 
 
+def test_adaptive_learning_rate_divides_by_five_until_tiny(regression):
+    X, y = regression
+    # An enormous tol makes every epoch a stall: the rate is divided by 5 at each
+    # trigger, and training stops once it is at or below 1e-6.
+    est = MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", learning_rate="adaptive",
+                       learning_rate_init=1e-3, tol=1e6, n_iter_no_change=2, max_iter=100,
+                       random_state=0).fit(X, y)
+    assert est._optimizer.lr == pytest.approx(1e-3 / 5 ** 5)  # 3.2e-7, the first rate <= 1e-6
+    assert est.n_iter_ == 1 + 6 * 3  # one improving epoch, then six triggers of 3 stalled epochs
+
+
+def test_the_core_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = "import sys, ninestep; print('sklearn' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
 def test_max_iter_reached_warns(regression):
     X, y = regression
     with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(3\\)"):
@@ -199,6 +219,7 @@ def test_replacing_coefs_changes_predictions(regression):
     ({"hidden_layer_sizes": (10, 0)}, r"hidden_layer_sizes\[1\] must be a positive int"),
     ({"alpha": -1.0}, "alpha must be a number"),
     ({"batch_size": 0}, "batch_size must be an int >= 1"),
+    ({"learning_rate": "optimal"}, "learning_rate must be 'constant', 'invscaling' or 'adaptive'"),
     ({"validation_fraction": 1.0}, "validation_fraction must be a number in \\(0, 1\\)"),
 ])
 def test_bad_parameters_are_named(regression, params, message):

@@ -133,6 +133,33 @@ def test_ninestep_estimator_matches_sklearn_estimator(solver):
     np.testing.assert_allclose(ours.predict_proba(X), sk.predict_proba(X), rtol=1e-10)
 
 
+def test_invscaling_learning_rate_matches_sklearn():
+    # SGD without momentum under scikit-learn's "invscaling" schedule: the rate
+    # becomes lr0 / (t_ + 1) ** power_t after each epoch, t_ = samples seen.
+    params = dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.2, power_t=0.25,
+                  momentum=0.0, nesterovs_momentum=False)
+    rng = np.random.default_rng(12)
+    X, y = rng.normal(size=(N, 4)), rng.normal(size=N)
+    ours = ninestep.sklearn.MLPRegressor(hidden_layer_sizes=(9,), activation="tanh", batch_size=BATCH,
+                                         shuffle=False, warm_start=True, max_iter=1, tol=0.0,
+                                         n_iter_no_change=EPOCHS + 10, random_state=0, **params)
+    ours.fit(X, y)
+    sk = SkRegressor(hidden_layer_sizes=(9,), activation="tanh", batch_size=BATCH, shuffle=False,
+                     warm_start=True, max_iter=1, tol=0.0, n_iter_no_change=EPOCHS + 10, random_state=0,
+                     **params)
+    sk.fit(X, y)
+    for i in range(2):
+        sk.coefs_[i][...], sk.intercepts_[i][...] = ours.coefs_[i], ours.intercepts_[i]
+    sk.t_ = ours.t_  # both have seen one epoch: the schedule continues from there
+    start = len(ours.loss_curve_)
+    ours.set_params(max_iter=EPOCHS).fit(X, y)
+    sk.set_params(max_iter=EPOCHS).fit(X, y)
+    assert rel_err(ours.loss_curve_[start:], sk.loss_curve_[start:]) <= TOL
+    for W, W_sk in zip(ours.coefs_, sk.coefs_):
+        assert rel_err(W, W_sk) <= TOL
+    assert ours._optimizer.lr == pytest.approx(0.2 / (ours.t_ + 1) ** 0.25, rel=1e-15)
+
+
 def test_adam_epsilon_placement_is_the_documented_difference():
     # With scikit-learn's default epsilon (1e-8) the two Adam forms differ, a little:
     # ours adds eps to sqrt(v_hat) = sqrt(v) / sqrt(1 - beta2^t), which is larger than

@@ -19,8 +19,7 @@ What differs from ``sklearn.neural_network`` (see ``docs/parity.md``):
   ``n_outputs`` times smaller); for one output the losses are equal;
 * Adam adds ``epsilon`` to the bias-corrected ``sqrt(v_hat)`` (PyTorch's
   form); scikit-learn adds it to the uncorrected ``sqrt(v)``;
-* only the ``"sgd"`` and ``"adam"`` solvers with a constant learning rate;
-  no ``"lbfgs"``, no ``learning_rate="invscaling"/"adaptive"``, no
+* only the ``"sgd"`` and ``"adam"`` solvers (no ``"lbfgs"``), no
   ``sample_weight`` and no sparse input.
 
 This module imports scikit-learn (``pip install ninestep[sklearn]``); the
@@ -87,7 +86,8 @@ class _BaseMLP(BaseEstimator):
     _output_activation: str
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=1e-4,
-                 batch_size="auto", learning_rate_init=1e-3, max_iter=200, shuffle=True,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=1e-3, power_t=0.5,
+                 max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10):
@@ -96,7 +96,9 @@ class _BaseMLP(BaseEstimator):
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -155,7 +157,11 @@ class _BaseMLP(BaseEstimator):
         number("alpha", 0, np.inf)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             integer("batch_size")
+        if self.learning_rate not in ("constant", "invscaling", "adaptive"):
+            raise ValueError("learning_rate must be 'constant', 'invscaling' or 'adaptive', "
+                             f"got {self.learning_rate!r}.")
         number("learning_rate_init", 0, np.inf, low_open=True)
+        number("power_t", 0, np.inf)
         integer("max_iter")
         number("tol", 0, np.inf)
         number("momentum", 0, 1, high_open=True)
@@ -286,11 +292,22 @@ class _BaseMLP(BaseEstimator):
                 self._no_improvement_count = (self._no_improvement_count + 1
                                               if self.loss_ > self.best_loss_ - self.tol else 0)
                 self.best_loss_ = min(self.best_loss_, self.loss_)
+            schedule = self.learning_rate if self.solver == "sgd" else "constant"
+            if schedule == "invscaling":
+                # scikit-learn's rate after t_ samples; used from the next epoch on.
+                self._optimizer.lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
             if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if self.early_stopping else "Training loss"
+                message = f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} consecutive epochs."
+                if schedule == "adaptive" and self._optimizer.lr > 1e-6:
+                    # scikit-learn's "adaptive": divide the rate by 5 and carry on, until it is tiny.
+                    self._optimizer.lr /= 5.0
+                    self._no_improvement_count = 0
+                    if self.verbose:
+                        print(f"{message} Setting learning rate to {self._optimizer.lr:f}")
+                    return False
                 if self.verbose:
-                    what = "Validation score" if self.early_stopping else "Training loss"
-                    print(f"{what} did not improve more than tol={self.tol} for "
-                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                    print(f"{message} Stopping.")
                 return True
             return False
 
@@ -343,7 +360,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         L2 penalty on the weights (not the biases).
     batch_size : int or "auto", default "auto"
         Rows per step; "auto" is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        SGD only. "invscaling": after each epoch the rate becomes
+        ``learning_rate_init / (t_ + 1) ** power_t``; "adaptive": when the
+        loss (or validation score) stalls, divide the rate by 5 instead of
+        stopping, until it falls below 1e-6.
     learning_rate_init : float, default 1e-3
+    power_t : float, default 0.5
+        SGD with ``learning_rate="invscaling"`` only.
     max_iter : int, default 200
         Maximum number of epochs.
     shuffle : bool, default True
