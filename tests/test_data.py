@@ -218,6 +218,25 @@ def test_stratified_split_partitions_the_rows_with_the_unstratified_sizes():
     assert rows == {tuple(r) for r in X}
 
 
+def test_stratified_split_keeps_rare_classes_in_the_training_set():
+    # Quotas 0.9 and 0.1 of one test row: the row goes to class 0, so the
+    # single example of class 1 stays where the model can learn from it.
+    y = np.array([0] * 9 + [1])
+    X = np.arange(10.0).reshape(-1, 1)
+    for seed in range(5):
+        _, _, y_tr, y_te = ns.train_test_split(X, y, test_size=0.1, seed=seed, stratify=y)
+        np.testing.assert_array_equal(y_te, [0])
+        assert 1 in y_tr
+    # Classes of 4, 4, 4 and 1 rows, ceil(0.25 * 13) = 4 test rows: quotas 1.23, 1.23,
+    # 1.23 and 0.31. Rounding down leaves one row to hand out; the largest remainder
+    # is the single row of class 3, but it stays in training and class 0 gives a second row.
+    y = np.array([0] * 4 + [1] * 4 + [2] * 4 + [3])
+    _, _, y_tr, y_te = ns.train_test_split(np.arange(13.0).reshape(-1, 1), y, test_size=0.25, seed=0,
+                                           stratify=y)
+    np.testing.assert_array_equal(np.sort(y_te), [0, 0, 1, 2])
+    assert 3 in y_tr
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(test_size=0.0), "test_size"),
     (dict(test_size=1.0), "test_size"),

@@ -151,10 +151,13 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.3, shuffle: bool = Tru
         classes, inverse = np.unique(labels, return_inverse=True)
         counts = np.bincount(inverse)
         # Each class gets its share n_test * count / n of the test rows, rounded
-        # so that the shares add up to exactly n_test (largest remainders first).
+        # so that the shares add up to exactly n_test: the rows still missing
+        # after rounding down go to the largest remainders, preferring classes
+        # that then still keep a row for training.
         quota = n_test * counts / n
         shares = np.floor(quota).astype(np.int64)
-        shares[np.argsort(shares - quota, kind="stable")[:n_test - shares.sum()]] += 1
+        keeps_a_row = shares + 1 < counts
+        shares[np.lexsort((shares - quota, ~keeps_a_row))[:n_test - shares.sum()]] += 1
         test_parts = []
         for k in range(classes.size):
             members = rng.permutation(np.flatnonzero(inverse == k))
