@@ -206,7 +206,9 @@ def test_batch_gradient_is_the_mean_of_per_sample_gradients():
 
 
 # ---------------------------------------------------------------- gradient check
-HIDDEN = ["relu", "leaky_relu", "sigmoid", "tanh", "linear"]
+# softmax is an odd hidden activation, but it is allowed, and its backward is
+# the one non-element-wise path through the hidden layers.
+HIDDEN = ["relu", "leaky_relu", "sigmoid", "tanh", "linear", "softmax"]
 OUTPUT_LOSS = [("linear", "mse"), ("sigmoid", "mse"), ("tanh", "mse"), ("softmax", "mse"),
                ("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy")]
 
