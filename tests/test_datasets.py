@@ -1,0 +1,70 @@
+"""Built-in data sets by name."""
+
+import builtins
+
+import numpy as np
+import pytest
+
+from ninestep.datasets import DATASETS, SKLEARN_DATASETS, load_dataset
+
+
+@pytest.mark.parametrize("name, shape, task", [
+    ("arithmetic", (10_000, 2), "regression"),
+    ("sine", (1000, 1), "regression"),
+    ("moons", (1000, 2), "classification"),
+    ("spirals", (900, 2), "classification"),
+])
+def test_generated_sets(name, shape, task):
+    ds = load_dataset(name, seed=0)
+    assert ds.X.shape == shape and ds.task == task and ds.X.dtype == np.float64
+    assert len(ds.feature_names) == shape[1]
+    if task == "classification":
+        assert ds.y.dtype == np.int64
+        assert set(np.unique(ds.y)) == set(range(len(ds.classes)))
+
+
+def test_arithmetic_targets_are_the_articles():
+    ds = load_dataset("arithmetic", n_samples=50, seed=1)
+    a, b = ds.X[:, 0], ds.X[:, 1]
+    np.testing.assert_array_equal(ds.y, np.column_stack([a + b, a - b, np.abs(a - b)]))
+    assert ds.target_names == ["a+b", "a-b", "|a-b|"]
+
+
+def test_same_seed_same_data_and_n_samples():
+    a, b = load_dataset("moons", n_samples=64, seed=3), load_dataset("moons", n_samples=64, seed=3)
+    np.testing.assert_array_equal(a.X, b.X)
+    assert a.X.shape == (64, 2)
+    assert not np.array_equal(a.X, load_dataset("moons", n_samples=64, seed=4).X)
+
+
+@pytest.mark.parametrize("name, n, k", [("iris", 150, 3), ("breast_cancer", 569, 2), ("digits", 1797, 10),
+                                        ("diabetes", 442, None)])
+def test_sklearn_sets(name, n, k):
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed; pip install -e '.[test]'")
+    ds = load_dataset(name)
+    assert ds.X.shape[0] == n and ds.y.shape == (n,)
+    if k is None:
+        assert ds.task == "regression" and ds.classes is None
+    else:
+        assert ds.task == "classification" and len(ds.classes) == k
+    small = load_dataset(name, n_samples=40, seed=0)
+    assert small.X.shape == (40, ds.X.shape[1])
+
+
+def test_sklearn_missing_names_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_sklearn(name, *args, **kwargs):
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise ImportError("No module named 'sklearn'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    with pytest.raises(ImportError, match=r"pip install 'ninestep\[sklearn\]'"):
+        load_dataset("iris")
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(ValueError, match="arithmetic, sine, moons, spirals"):
+        load_dataset("mnist")
+    assert set(SKLEARN_DATASETS) <= set(DATASETS)
