@@ -192,6 +192,32 @@ def test_hand_worked_single_example():
     check_after_step(net)
 
 
+def test_hand_worked_softmax_cross_entropy_step():
+    """One softmax layer [2, 2], W = 0, b = 0; x1 = [1, 0] of class 0, x2 = [0, 1] of class 1.
+
+    Z = 0, so P = [[0.5, 0.5], [0.5, 0.5]]; L = -(log 0.5 + log 0.5) / 2 = log 2 = 0.693147...
+    dZ = (P - Y) / n = [[-0.5, 0.5], [0.5, -0.5]] / 2 = [[-0.25, 0.25], [0.25, -0.25]]
+    dW = X^T dZ = dZ (X is the identity);  db = column sums of dZ = [0, 0]
+    SGD, lr = 2: W = [[0.5, -0.5], [-0.5, 0.5]], b = [0, 0]
+    New logits [0.5, -0.5] and [-0.5, 0.5]: each sample's class now has
+    p = 1 / (1 + e^-1) = 0.731059, and L = log(1 + e^-1) = 0.313262
+    """
+    net = ns.Network([2, 2], output_activation="softmax", seed=0)
+    net.set_weights([(np.zeros((2, 2)), np.zeros(2))])
+    X, labels = np.eye(2), np.array([0, 1])
+    loss, [(dW, db)] = net.loss_and_gradients(X, labels, loss="cross_entropy")
+    assert loss == pytest.approx(np.log(2), rel=1e-15)
+    np.testing.assert_array_equal(dW, [[-0.25, 0.25], [0.25, -0.25]])
+    np.testing.assert_array_equal(db, [0.0, 0.0])
+    history = net.fit(X, labels, loss="cross_entropy", optimizer=ns.SGD(lr=2.0), epochs=1)
+    assert history.loss == [pytest.approx(np.log(2), rel=1e-15)]
+    np.testing.assert_array_equal(net.layers[0].W, [[0.5, -0.5], [-0.5, 0.5]])
+    np.testing.assert_array_equal(net.layers[0].b, [0.0, 0.0])
+    p = 1 / (1 + np.exp(-1))
+    np.testing.assert_allclose(net.forward(X), [[p, 1 - p], [1 - p, p]], rtol=1e-15)
+    assert net.evaluate(X, labels, loss="cross_entropy") == pytest.approx(np.log1p(np.exp(-1)), rel=1e-14)
+
+
 def test_batch_gradient_is_the_mean_of_per_sample_gradients():
     net = ns.Network([3, 4, 2], activation="tanh", seed=0)
     rng = np.random.default_rng(1)
