@@ -123,6 +123,17 @@ def test_early_stopping_restores_the_best_weights():
     assert net.evaluate(X_val, y_val) == history.val_loss[best]
 
 
+def test_with_patience_the_best_weights_are_kept_even_when_the_epochs_run_out_first():
+    X, y = _regression(n=50)
+    net = ns.Network([2, 8, 2], seed=0)
+    snapshots = []
+    history = _quiet_fit(net, X, y, optimizer=ns.Adam(0.02), epochs=10, validation_data=(X[:20], -y[:20]),
+                         patience=100, callback=lambda epoch, logs: snapshots.append(net.params.copy()))
+    assert not history.stopped_early and history.epochs == 10
+    assert history.best_epoch < 9
+    np.testing.assert_array_equal(net.params, snapshots[history.best_epoch])
+
+
 def test_early_stopping_on_a_real_overfit():
     # 12 noisy samples, a wide net: the validation loss turns up while the training loss falls.
     rng = np.random.default_rng(0)
