@@ -63,7 +63,9 @@ class History:
     lr : list of float
         Learning rate used in each epoch.
     best_epoch : int or None
-        Index of the epoch whose weights were kept by early stopping.
+        Index (from 0) of the epoch with the lowest validation loss; with
+        ``patience`` set, its weights are the ones the network keeps. None
+        without validation data.
     stopped_early : bool
     """
 
@@ -216,6 +218,12 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
     grads = net._views(grad)
     slices = batch_slices(n, batch_size)
     full_batch = len(slices) == 1
+    if full_batch:
+        # The same targets every epoch: store them samples-contiguous once, like
+        # the network's scratch arrays (Network._scratch), so that the loss's
+        # A - Y runs along memory in both (5x faster on the article's 7,000 x 3).
+        Y = np.asfortranarray(Y)
+    snapshot = np.empty_like(net.params)  # the weights at the start of the epoch, for DivergenceError
     if shuffle and not full_batch:
         # Batches are gathered into these buffers instead of copying the
         # whole shuffled data set every epoch.
@@ -227,7 +235,7 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
             optimizer.lr = _cosine(epoch, epochs, lr0)
         elif lr_schedule is not None:
             optimizer.lr = check_positive(lr_schedule(epoch, lr0), f"lr_schedule({epoch}, {lr0:g})")
-        snapshot = net.params.copy()
+        np.copyto(snapshot, net.params)
         order = rng.permutation(n) if shuffle and not full_batch else None
         total = 0.0
         for s in slices:
@@ -288,6 +296,7 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         if stop:
             break
 
+    net._work.clear()  # the scratch arrays hold a batch of activations; free them
     if patience is not None and best_params is not None:
         net.params[...] = best_params
     if not history.stopped_early and history.epochs >= 2:
