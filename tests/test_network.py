@@ -55,6 +55,23 @@ def test_default_init_per_layer():
         np.testing.assert_array_equal(layer.b, 0.0)
 
 
+@pytest.mark.parametrize("init", ["he_normal", "he_uniform", "glorot_normal", "glorot_uniform"])
+def test_init_applies_to_every_layer(init):
+    net = ns.Network([3, 4, 2], activation="tanh", init=init, seed=0)
+    reference = ns.Network([3, 4, 2], activation="relu", init=init, seed=0)
+    # The initialiser, not the activation, decides the draw when init= is given.
+    np.testing.assert_array_equal(net.params, reference.params)
+    assert net.init == init
+
+
+def test_bad_init_and_dtype_fail_at_construction():
+    with pytest.raises(ValueError, match="Unknown init 'he'"):
+        ns.Network([2, 2], init="he")
+    with pytest.raises(ValueError, match="float32 or float64"):
+        ns.Network([2, 2], dtype=np.float16)
+    assert ns.Network([2, 2], dtype="float32").params.dtype == np.float32
+
+
 def test_summary_lists_layers_and_parameters():
     net = ns.Network([2, 4, 4, 3], seed=0)
     text = net.summary()
