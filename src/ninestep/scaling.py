@@ -57,6 +57,9 @@ class StandardScaler:
             peak = np.abs(X).max(axis=0)
             peak = np.where(peak > 0, peak, 1.0)
             mean, std = (X / peak).mean(axis=0) * peak, (X / peak).std(axis=0) * peak
+        # A constant column must map to exactly 0, but the rounded mean of n copies of a value
+        # need not equal it (3 x 3.0024e15 / 3 is off by 0.5): take the value itself.
+        mean = np.where((X == X[0]).all(axis=0), X[0], mean)
         self.mean_ = mean if self.with_mean else np.zeros(X.shape[1], dtype=X.dtype)
         if self.with_std:
             # Relative to the column's magnitude, a std at round-off level is a constant column.
