@@ -3,8 +3,10 @@
 Both estimators are used with their defaults (hidden_layer_sizes=(100,),
 relu, adam, learning_rate_init=1e-3, alpha=1e-4, batch_size=min(200, n),
 max_iter=200, tol=1e-4, n_iter_no_change=10) and ``random_state=seed``. For
-each seed the 1,797 digits (8x8 pixels, values 0-16, divided by 16) are split
-75/25, stratified, with that seed; both train on the same split.
+each seed the 1,797 digits (8x8 pixels) are split 75/25, stratified, with that
+seed; both train on the same split, once with the pixels as loaded (0-16) and
+once divided by 16. Both run with one BLAS thread (these matrices are small,
+and more threads only contend on a busy machine).
 
 Run:  python benchmarks/digits_accuracy.py [--seeds 5]
 Needs scikit-learn (pip install -e '.[bench]').
@@ -28,16 +30,23 @@ def main() -> None:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.model_selection import train_test_split
         from sklearn.neural_network import MLPClassifier as SkMLP
+        from threadpoolctl import threadpool_limits
     except ImportError:
         raise SystemExit("This benchmark needs scikit-learn: pip install -e '.[bench]'") from None
     from ninestep.sklearn import MLPClassifier as NsMLP
 
-    X, y = load_digits(return_X_y=True)
-    X = X / 16.0
+    X_raw, y = load_digits(return_X_y=True)
+    for label, X in (("pixels 0-16, as loaded", X_raw), ("pixels / 16", X_raw / 16.0)):
+        print(f"\ndigits, {label}")
+        with threadpool_limits(1):
+            compare(X, y, args.seeds, NsMLP, SkMLP, train_test_split, ConvergenceWarning)
+
+
+def compare(X, y, n_seeds, NsMLP, SkMLP, train_test_split, ConvergenceWarning) -> None:
     rows = []
     print(f"{'seed':>4} | {'ninestep acc':>12} {'epochs':>6} {'time s':>7} | "
           f"{'sklearn acc':>11} {'epochs':>6} {'time s':>7}")
-    for seed in range(args.seeds):
+    for seed in range(n_seeds):
         X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
         row = [seed]
         for cls in (NsMLP, SkMLP):

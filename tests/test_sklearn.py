@@ -115,7 +115,7 @@ def test_random_state_is_the_network_seed_and_one_epoch_is_ninestep_fit(regressi
                        nesterovs_momentum=False, batch_size=64, shuffle=False, alpha=0.1,
                        max_iter=1, random_state=3)
     est.fit(X, y)
-    net = ninestep.Network([5, 6, 1], seed=3)
+    net = ninestep.Network([5, 6, 1], init="glorot_uniform", seed=3)
     history = ninestep.fit(net, X, y, loss="mse", optimizer=ninestep.SGD(0.01, momentum=0.5), epochs=1,
                            batch_size=64, shuffle=False, alpha=0.1)
     for (W, b), W_est, b_est in zip(net.get_weights(), est.coefs_, est.intercepts_):
@@ -218,6 +218,7 @@ def test_replacing_coefs_changes_predictions(regression):
     ({"activation": "swish"}, "activation must be one of"),
     ({"hidden_layer_sizes": (10, 0)}, r"hidden_layer_sizes\[1\] must be a positive int"),
     ({"alpha": -1.0}, "alpha must be a number"),
+    ({"init": "xavier"}, "init must be None or one of"),
     ({"batch_size": 0}, "batch_size must be an int >= 1"),
     ({"learning_rate": "optimal"}, "learning_rate must be 'constant', 'invscaling' or 'adaptive'"),
     ({"validation_fraction": 1.0}, "validation_fraction must be a number in \\(0, 1\\)"),

@@ -12,8 +12,9 @@ on a :class:`ninestep.Network`, kept as the fitted attribute ``net_``.
 
 What differs from ``sklearn.neural_network`` (see ``docs/parity.md``):
 
-* initial weights are He-normal for ReLU and Glorot-uniform otherwise, with
-  **zero** biases (scikit-learn draws the biases too, Glorot-uniform);
+* initial weights are Glorot-uniform (scikit-learn's distribution, for every
+  activation) but the biases start at **zero** (scikit-learn draws them
+  too); ``init`` and ``bias_init`` choose otherwise;
 * a multi-output regressor minimises ``1/2`` the squared error **summed**
   over the outputs (scikit-learn averages over them: its gradients are
   ``n_outputs`` times smaller); for one output the losses are equal;
@@ -49,6 +50,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from . import training
+from .layers import INITIALIZERS
 from .network import Network
 from .optimizers import SGD, Adam
 
@@ -90,7 +92,8 @@ class _BaseMLP(BaseEstimator):
                  max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, init="glorot_uniform",
+                 bias_init="zeros"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -113,6 +116,8 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.init = init
+        self.bias_init = bias_init
 
     # ------------------------------------------------------------------ checks
     def _hidden_sizes(self) -> list[int]:
@@ -170,6 +175,11 @@ class _BaseMLP(BaseEstimator):
         number("beta_2", 0, 1, high_open=True)
         number("epsilon", 0, np.inf, low_open=True)
         integer("n_iter_no_change")
+        if self.init is not None and self.init not in INITIALIZERS:
+            raise ValueError(f"init must be None or one of {', '.join(map(repr, sorted(INITIALIZERS)))}; "
+                             f"got {self.init!r}.")
+        if self.bias_init not in ("zeros", "same"):
+            raise ValueError(f"bias_init must be 'zeros' or 'same', got {self.bias_init!r}.")
 
     def _make_optimizer(self):
         if self.solver == "sgd":
@@ -214,7 +224,8 @@ class _BaseMLP(BaseEstimator):
     def _initialize(self, n_features: int, n_outputs: int, dtype, rng: np.random.Generator) -> None:
         self.net_ = Network([n_features, *self._hidden_sizes(), n_outputs],
                             activation=_ACTIVATIONS[self.activation.lower()],
-                            output_activation=self._output_activation, seed=rng, dtype=dtype)
+                            output_activation=self._output_activation, init=self.init,
+                            bias_init=self.bias_init, seed=rng, dtype=dtype)
         self._bind_weights()
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(self.net_.layers) + 1
@@ -393,6 +404,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     epsilon : float, default 1e-8
         Adam only.
     n_iter_no_change : int, default 10
+    init : str or None, default "glorot_uniform"
+        Weight initialiser (see :mod:`ninestep.layers`); ``None`` is the
+        ninestep core's choice, He-normal for ReLU. Glorot is the default
+        here because with these defaults (one hidden layer of 100, at most
+        200 Adam epochs at 1e-3) it started closer to uniform predictions
+        and scored better than He on most data sets measured (docs/parity.md).
+    bias_init : {"zeros", "same"}, default "zeros"
+        ``"same"`` draws the biases like the weights, as scikit-learn does.
 
     Attributes
     ----------
