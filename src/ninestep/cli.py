@@ -526,8 +526,10 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
     optimizer = _make_optimizer(cfg)
     caught: list = []
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            # Held back until the progress bar is closed, so they do not break it.
+        # Warnings are held back until the progress bar is closed, so they do not break it.
+        # NumPy's overflow warnings are silenced: fit checks every loss for NaN/inf and
+        # raises DivergenceError with advice, which says more than "overflow in matmul".
+        with warnings.catch_warnings(record=True) as caught, np.errstate(over="ignore", invalid="ignore"):
             warnings.simplefilter("always")
             history = net.fit(Xs_fit, T_fit, loss=p.loss, optimizer=optimizer, epochs=epochs, batch_size=batch,
                               shuffle=True, validation_data=val, seed=p.fit_seed, alpha=cfg["alpha"],
@@ -667,7 +669,7 @@ def cmd_reproduce(args, out: Out) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         h2 = default.fit(xs.transform(X_fit), T_fit, optimizer=Adam(lr=cfg["lr"]),
-                         epochs=auto_epochs(len(X_fit), 64), batch_size=64, seed=args.seed,
+                         epochs=args.default_epochs or auto_epochs(len(X_fit), 64), batch_size=64, seed=args.seed,
                          validation_data=(xs.transform(X_val), T_val), patience=30, lr_schedule="cosine")
     default_seconds = time.perf_counter() - start
 
@@ -953,6 +955,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs of the article's set-up (default 10,000: about 10 s)")
     r.add_argument("--full", action="store_true", help="run the article's 1,000,000 epochs (about 10 minutes)")
     r.add_argument("--lr", type=float, default=0.01, help="the article's learning rate (default 0.01)")
+    r.add_argument("--default-epochs", type=int, help="epochs of the default configuration (default: as 'train')")
     r.add_argument("--seed", type=int, default=42, help="seed for data and weights (default 42, the article's)")
     r.set_defaults(func=cmd_reproduce)
 
