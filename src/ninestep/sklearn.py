@@ -262,6 +262,8 @@ class _BaseMLP(BaseEstimator):
 
         X_val = y_val = None
         if self.early_stopping:
+            if not hasattr(self, "validation_scores_"):  # warm start of a model fitted without it
+                self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
             stratify = self._stratify(Y)
             X, X_val, Y, Y_val = train_test_split(
                 X, Y, test_size=self.validation_fraction, stratify=stratify,
