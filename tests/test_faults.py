@@ -31,7 +31,7 @@ def _regression(n=64, seed=0):
     (lambda: ns.SGD(lr=1e3, momentum=0.9), None),  # full batch: explodes between epochs
     (lambda: ns.Adam(lr=1e200), 16),
     (lambda: ns.SGD(lr=1e308), None),          # a single step overflows the weights themselves
-])
+], ids=["sgd-in-epoch", "momentum-between-epochs", "adam", "step-overflows-weights"])
 def test_huge_learning_rate_stops_at_once_and_restores_the_last_finite_weights(optimizer, batch_size):
     X, y = _regression()
     net = ns.Network([1, 16, 1], seed=0)
