@@ -107,6 +107,18 @@ def test_binary_classifier_uses_one_sigmoid_output():
     np.testing.assert_allclose(P[:, 1], 1 / (1 + np.exp(-clf.decision_function(X))), rtol=1e-12)
 
 
+def test_float32_input_trains_in_float32(classification):
+    X, y = classification
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(X.astype(np.float32), y)
+    assert clf.net_.dtype == np.float32 and clf.coefs_[0].dtype == np.float32
+    P32 = clf.predict_proba(X)
+    assert P32.dtype == np.float32  # float64 input to a float32 model is cast
+    # Same random_state, same initial weights (drawn in float64, then rounded): the
+    # float32 model follows the float64 one to float32 precision.
+    P64 = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(P32, P64, atol=1e-4)
+
+
 def test_random_state_is_the_network_seed_and_one_epoch_is_ninestep_fit(regression):
     # random_state=s gives Network(seed=s)'s initial weights; one epoch is one
     # ninestep.fit epoch with the same optimiser, batches and L2 term.
