@@ -26,7 +26,7 @@ torch.set_num_threads(1)  # tiny tensors; more threads only add overhead on a sh
 pytestmark = pytest.mark.filterwarnings("ignore::ninestep.ConvergenceWarning")
 
 TOL = 1e-10
-HIDDEN = ["relu", "leaky_relu", "sigmoid", "tanh", "linear"]
+HIDDEN = ["relu", "leaky_relu", "sigmoid", "tanh", "linear", "softmax"]  # softmax: allowed, if odd, as hidden
 # (loss, output activation) pairs as they are used: the three canonical pairs,
 # and mse through non-linear outputs (which exercises each activation's backward,
 # softmax's full Jacobian included).
