@@ -145,7 +145,7 @@ def test_divergence_is_one_line_error(capsys, tmp_path):
     (["train", "--lr", "0"], 2, "--lr must be > 0"),
     (["train", "--layers", "64,x"], 2, "--layers must be"),
     (["train", "--test-size", "1.5"], 2, "--test-size"),
-    (["train", "--val-size", "0"], 2, "needs a validation set"),
+    (["train", "--val-size", "0", "--patience", "5"], 2, "needs a validation set"),
     (["train", "--data", "moons", "--target", "y"], 2, "apply to CSV files"),
     (["predict", "--model", "nope.npz", "--input", "1,2"], 1, "does not exist"),
     (["summary"], 2, "--model"),

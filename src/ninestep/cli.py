@@ -26,7 +26,11 @@ The default recipe (checked on regression and classification data sets in
 the project's report): hidden layers 64, 64 with ReLU; standardised inputs
 and, for regression, standardised targets; Adam with lr 0.01 decayed to 0
 along a cosine over the epochs; mini-batches of 64; 10 % of the training
-rows held out for early stopping (patience 30) that keeps the best weights.
+rows held out to keep the weights of the epoch with the best validation loss,
+stopping early when it has not improved for half the epochs. (The patience
+is long on purpose: while the learning rate is still high the validation
+loss jumps about, and a short patience stopped some arithmetic runs at a
+lucky early minimum - 5 of 10 seeds with patience 30, 1 of 10 with 50.)
 
 This module is a convenience on top of the core: it uses tqdm (progress
 bar) and matplotlib (loss curve) when installed and works without them.
@@ -248,6 +252,11 @@ def _parse_layers(spec: str) -> list[int]:
     return sizes
 
 
+def auto_patience(epochs: int) -> int:
+    """Default early-stopping patience: half the epochs (at least 10); see the module docstring for why."""
+    return max(10, epochs // 2)
+
+
 def auto_epochs(n_fit: int, batch_size: int | None, max_epochs: int = 200, budget_steps: int = 40_000) -> int:
     """Default epochs: 200, fewer for big data so that training takes at most ~40,000 updates (at least 20 epochs)."""
     steps = math.ceil(n_fit / min(batch_size or n_fit, n_fit))
@@ -455,6 +464,9 @@ def _train_config(args) -> dict:
                          f"and {args.val_size}.")
     if args.patience and args.val_size == 0:
         raise UsageError("early stopping (--patience) needs a validation set; give --val-size > 0 or --patience 0.")
+    patience = args.patience
+    if patience is None:
+        patience = "auto" if args.val_size > 0 else 0
     for name in ("epochs", "batch_size", "patience", "n_samples"):
         value = getattr(args, name)
         if value is not None and value < 0:
@@ -467,7 +479,7 @@ def _train_config(args) -> dict:
         "n_samples": args.n_samples, "seed": args.seed, "test_size": args.test_size, "val_size": args.val_size,
         "layers": _parse_layers(args.layers), "activation": args.activation, "optimizer": args.optimizer,
         "lr": lr, "momentum": args.momentum, "epochs": args.epochs, "batch_size": args.batch_size,
-        "alpha": args.alpha, "patience": args.patience, "schedule": args.schedule, "dtype": args.dtype,
+        "alpha": args.alpha, "patience": patience, "schedule": args.schedule, "dtype": args.dtype,
     }
 
 
@@ -478,7 +490,8 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
     n_fit = len(p.X_fit)
     batch = None if cfg["batch_size"] in (None, 0) or cfg["batch_size"] >= n_fit else cfg["batch_size"]
     epochs = cfg["epochs"] if cfg["epochs"] is not None else auto_epochs(n_fit, batch)
-    cfg = {**cfg, "epochs": epochs}
+    patience = auto_patience(epochs) if cfg["patience"] == "auto" else cfg["patience"]
+    cfg = {**cfg, "epochs": epochs, "patience": patience}
     if cfg["data"] in DATASETS or not os.path.isfile(cfg["data"]):
         digest = None
     else:
@@ -665,12 +678,14 @@ def cmd_reproduce(args, out: Out) -> int:
     X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.1, seed=args.seed)
     T_fit, T_val = ys.transform(y_fit), ys.transform(y_val)
     default = Network([2, *cfg["layers"], 3], seed=args.seed)
+    default_epochs = args.default_epochs or auto_epochs(len(X_fit), 64)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         h2 = default.fit(xs.transform(X_fit), T_fit, optimizer=Adam(lr=cfg["lr"]),
-                         epochs=args.default_epochs or auto_epochs(len(X_fit), 64), batch_size=64, seed=args.seed,
-                         validation_data=(xs.transform(X_val), T_val), patience=30, lr_schedule="cosine")
+                         epochs=default_epochs, batch_size=64, seed=args.seed,
+                         validation_data=(xs.transform(X_val), T_val), patience=auto_patience(default_epochs),
+                         lr_schedule="cosine")
     default_seconds = time.perf_counter() - start
 
     rows, result = [], {}
@@ -938,8 +953,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="maximum epochs (default 200, fewer for large data: at most ~40,000 updates)")
     g.add_argument("--batch-size", type=int, default=64, help="rows per update; 0 = full batch (default 64)")
     g.add_argument("--alpha", type=float, default=0.0, help="L2 penalty on the weights (default 0)")
-    g.add_argument("--patience", type=int, default=30,
-                   help="early stopping: epochs without validation improvement (default 30; 0 = off)")
+    g.add_argument("--patience", type=int,
+                   help="early stopping: epochs without validation improvement (default: half the epochs; 0 = off)")
     g.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
                    help="learning-rate schedule (default cosine decay to 0)")
     g.add_argument("--seed", type=int, default=0, help="seed for data, split, weights and shuffling (default 0)")
