@@ -189,3 +189,17 @@ def test_no_warning_once_the_loss_has_levelled_off():
         history = net.fit(X, y, loss="cross_entropy", optimizer=ns.Adam(lr=0.05), epochs=300, batch_size=32,
                           validation_data=val, seed=0, lr_schedule="cosine")
     assert history.epochs == 300
+
+
+# ---------------------------------------------------------------------- on the command line
+def test_cli_divergence_is_one_line_and_leaves_no_nan_file(tmp_path, capsys):
+    from ninestep.cli import main
+
+    out = tmp_path / "run"
+    code = main(["train", "--data", "sine", "--n-samples", "200", "--optimizer", "sgd", "--lr", "1e4",
+                 "--epochs", "20", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.startswith("error: Training diverged") and "smaller learning rate" in err
+    assert "\n" not in err
+    for path in out.glob("*.npz"):  # whatever was saved is finite and loads
+        assert np.isfinite(ns.load(path).params).all()

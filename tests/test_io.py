@@ -483,3 +483,18 @@ def test_checkpoint_round_trip_restores_optimizer_state(tmp_path):
     assert other_opt.t == 3 and other_opt.lr == 0.02
     assert np.array_equal(other_opt.m, opt.m) and np.array_equal(other_opt.v, opt.v)
     assert state["epoch"] == 1 and state["best_val"] == np.inf and state["best_params"] is None
+
+
+# ---------------------------------------------------------------------- on the command line
+def test_cli_refuses_an_armed_model_file_in_one_line_without_running_it(tmp_path, model_file, capsys):
+    from ninestep.cli import main
+
+    src, _, _ = model_file
+    marker = tmp_path / "pwned"
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Marker(marker)
+    bad = _with_array(src, tmp_path / "evil.npz", "W0", evil, allow_pickle=True)
+    assert main(["predict", "--model", str(bad), "--input", "1,2,3"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "pickle" in err and "\n" not in err
+    assert not marker.exists()
