@@ -498,3 +498,8 @@ def test_cli_refuses_an_armed_model_file_in_one_line_without_running_it(tmp_path
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "pickle" in err and "\n" not in err
     assert not marker.exists()
+
+
+def test_a_folder_is_not_a_model_file(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder, not a model file"):
+        ns.load(tmp_path)

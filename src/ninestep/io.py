@@ -261,6 +261,8 @@ def _read(path) -> tuple[dict, dict[str, np.ndarray]]:
     make NumPy unpickle, allocate more than the file holds, or run code.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a folder, not a model file; give the path of the .npz in it.")
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist.")
     arrays: dict[str, np.ndarray] = {}
@@ -272,7 +274,7 @@ def _read(path) -> tuple[dict, dict[str, np.ndarray]]:
                 if not info.filename.endswith(".npy") or "/" in info.filename:
                     raise _fail(path, f"holds an unexpected member {info.filename!r}; not a ninestep model file.")
                 arrays[info.filename[:-4]] = _read_member(path, archive, info)
-    except ModelFileError:
+    except (ModelFileError, PermissionError):
         raise
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, NotImplementedError,
             RuntimeError, MemoryError, OverflowError) as exc:
