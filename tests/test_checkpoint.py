@@ -253,3 +253,23 @@ def test_repeated_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_
         proc = _run(script, path, final, 0, epochs)
         assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
     assert np.array_equal(np.load(final), np.load(tmp_path / "ref.npy")), f"resumed at epochs {epochs_seen}"
+
+
+def test_resuming_with_other_data_or_settings_is_refused(tmp_path):
+    path = tmp_path / "ck.npz"
+    net, optimizer = _setup("sgd")
+    X, y, val = _data()
+    net.fit(X, y, loss="cross_entropy", optimizer=optimizer, epochs=3, batch_size=16, seed=5,
+            validation_data=val, checkpoint=path, tol=1e9)
+    X2 = X.copy()
+    X2[7, 1] += 1e-9  # one value, slightly changed
+    for kwargs, message in [(dict(X=X2), "data_crc32"), (dict(batch_size=32), "batch_size 16 there, 32 here"),
+                            (dict(shuffle=False), "shuffle True there, False here"),
+                            (dict(validation_data=None), "validation_crc32")]:
+        call = dict(X=X, y=y, loss="cross_entropy", epochs=6, batch_size=16, seed=5, validation_data=val)
+        call.update(kwargs)
+        fresh, fresh_opt = _setup("sgd", init_seed=4)
+        before = fresh.params.copy()
+        with pytest.raises(ValueError, match=f"other data or settings.*{message}"):
+            fresh.fit(call.pop("X"), call.pop("y"), optimizer=fresh_opt, resume_from=path, tol=1e9, **call)
+        assert np.array_equal(fresh.params, before)  # refused before anything was restored

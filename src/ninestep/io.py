@@ -170,11 +170,15 @@ def save_model(path, net: Network, *, x_scaler: StandardScaler | None = None,
 
 def save_checkpoint(path, net: Network, optimizer: Optimizer, *, epoch: int, rng_state: dict,
                     history: dict, lr0: float, best_val: float, wait: int,
-                    best_params: np.ndarray | None) -> Path:
-    """Save the whole training state, so that :func:`ninestep.training.fit` can resume bit for bit."""
+                    best_params: np.ndarray | None, run: dict | None = None) -> Path:
+    """Save the whole training state, so that :func:`ninestep.training.fit` can resume bit for bit.
+
+    ``run`` describes the data and settings (sizes, checksums, batch size...)
+    that a resumed run must share; :func:`load_checkpoint` compares them.
+    """
     meta, arrays = _network_arrays(net)
     opt_state = optimizer.state_dict()
-    meta.update(kind="checkpoint", epoch=epoch, rng_state=rng_state, history=history, lr0=lr0,
+    meta.update(kind="checkpoint", epoch=epoch, rng_state=rng_state, history=history, lr0=lr0, run=run,
                 best_val=None if not np.isfinite(best_val) else best_val, wait=wait,
                 optimizer={k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)})
     for k, v in opt_state.items():
@@ -453,11 +457,14 @@ def _optimizer_from(meta: dict, arrays: dict[str, np.ndarray], net: Network) -> 
     return restored
 
 
-def load_checkpoint(path, net: Network, optimizer: Optimizer) -> dict:
+def load_checkpoint(path, net: Network, optimizer: Optimizer, run: dict | None = None) -> dict:
     """Restore ``net`` and ``optimizer`` from a checkpoint; return the loop's state.
 
     Everything is checked before anything is changed: on a
     :class:`ModelFileError` the network and the optimiser are untouched.
+    With ``run`` (the resuming call's data and settings, as
+    :func:`save_checkpoint` stored them) a checkpoint of a different run is
+    refused with a ValueError naming what differs.
 
     Returns
     -------
@@ -487,6 +494,14 @@ def load_checkpoint(path, net: Network, optimizer: Optimizer) -> dict:
             raise ValueError(f"best_params has shape {best.shape}, expected {net.params.shape}")
     except (KeyError, TypeError, ValueError) as exc:
         raise _fail(path, f"has an invalid training state ({type(exc).__name__}: {exc}).") from None
+    saved_run = meta.get("run")
+    if run is not None and isinstance(saved_run, dict):
+        differ = [f"{key} {saved_run[key]!r} there, {run.get(key)!r} here" for key in sorted(saved_run)
+                  if saved_run[key] != run.get(key)]
+        if differ:
+            raise ValueError(f"checkpoint {str(path)!r} was written by a run with other data or settings "
+                             f"({'; '.join(differ)}); resume with the same data, batch_size, shuffle, loss "
+                             "and alpha, or start afresh without resume_from.")
     net.params[...] = saved.params
     optimizer.load_state_dict(restored.state_dict())
     return {"epoch": meta["epoch"], "rng_state": meta["rng_state"], "history": meta["history"],

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -205,8 +206,12 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
     history = History()
     lr0 = optimizer.lr
     best_params, best_val, wait, start_epoch = None, np.inf, 0, 0
+    run = None
+    if checkpoint is not None or resume_from is not None:
+        run = _fingerprint(X, Y, loss_fn, batch_size, shuffle, alpha,
+                           (X_val, Y_val) if validation_data is not None else None)
     if resume_from is not None:
-        state = io.load_checkpoint(resume_from, net, optimizer)
+        state = io.load_checkpoint(resume_from, net, optimizer, run=run)
         rng.bit_generator.state = state["rng_state"]
         history = History.from_dict(state["history"])
         lr0, best_val, wait, start_epoch = state["lr0"], state["best_val"], state["wait"], state["epoch"]
@@ -243,8 +248,10 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
                 Xb, Yb = X[s], Y[s]
             else:
                 idx = order[s]
-                Xb = np.take(X, idx, axis=0, out=X_buf[:len(idx)])
-                Yb = np.take(Y, idx, axis=0, out=Y_buf[:len(idx)])
+                # mode="clip" (the indices are a permutation, always valid)
+                # spares take's default mode its extra buffered copy.
+                Xb = np.take(X, idx, axis=0, out=X_buf[:len(idx)], mode="clip")
+                Yb = np.take(Y, idx, axis=0, out=Y_buf[:len(idx)], mode="clip")
             batch_loss = net._loss_and_grad(Xb, Yb, loss_fn, alpha, grads)
             if not math.isfinite(batch_loss) or not np.isfinite(grad).all():
                 net.params[...] = snapshot
@@ -292,7 +299,7 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or stop or epoch + 1 == epochs):
             io.save_checkpoint(checkpoint, net, optimizer, epoch=epoch + 1,
                                rng_state=rng.bit_generator.state, history=history.as_dict(),
-                               lr0=lr0, best_val=best_val, wait=wait, best_params=best_params)
+                               lr0=lr0, best_val=best_val, wait=wait, best_params=best_params, run=run)
         if stop:
             break
 
@@ -302,6 +309,22 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
     if not history.stopped_early and history.epochs >= 2:
         _warn_if_still_improving(history, tol)
     return history
+
+
+def _fingerprint(X, Y, loss, batch_size: int, shuffle: bool, alpha: float, validation) -> dict:
+    """What a resumed run must share with the run that wrote the checkpoint to continue it bit for bit.
+
+    The data enter as CRC-32 checksums (fast, computed once, and only when
+    checkpointing or resuming), so that resuming on other data is refused.
+    """
+    def crc(*arrays) -> int:
+        value = 0
+        for a in arrays:
+            value = zlib.crc32(np.ascontiguousarray(a).data, value)
+        return value
+    return {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "loss": loss.name,
+            "batch_size": int(batch_size), "shuffle": bool(shuffle), "alpha": float(alpha),
+            "data_crc32": crc(X, Y), "validation_crc32": None if validation is None else crc(*validation)}
 
 
 def _check_two_classes(Y: np.ndarray, loss: str) -> None:
