@@ -11,6 +11,11 @@ here offers the same two methods:
     ``dZ = dL/dZ``. For the element-wise activations this is
     ``dA * sigma'(Z)``, the article's ``(.) sigma'(Z^l)`` term.
 
+Both take an optional ``out=``: an array of ``Z``'s shape and dtype that
+the result may be written into (``out=dA`` is allowed for ``backward``).
+The training loop passes its reused buffers this way; the returned array
+is always the result, so activations that cannot work in place ignore it.
+
 Numerical stability, explained once:
 
 * ``sigmoid`` never evaluates ``exp`` of a large positive number: for
@@ -76,14 +81,15 @@ class Activation:
 
     name: str = ""
 
-    def forward(self, Z: np.ndarray) -> np.ndarray:
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
     def derivative(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray) -> np.ndarray:
-        return dA * self.derivative(Z, A)
+    def backward(self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        return np.multiply(dA, self.derivative(Z, A), out=out)
 
     def __call__(self, Z: np.ndarray) -> np.ndarray:
         return self.forward(Z)
@@ -97,15 +103,16 @@ class ReLU(Activation):
 
     name = "relu"
 
-    def forward(self, Z):
-        return np.maximum(Z, 0)
+    def forward(self, Z, out=None):
+        return np.maximum(Z, 0, out=out)
 
     def derivative(self, Z, A):
         return (Z > 0).astype(Z.dtype)
 
-    def backward(self, Z, A, dA):
-        # Same as dA * relu'(Z), without building the 0/1 matrix.
-        return np.where(Z > 0, dA, 0).astype(dA.dtype, copy=False)
+    def backward(self, Z, A, dA, out=None):
+        # dA * relu'(Z), multiplying by the boolean mask directly (no 0/1
+        # float matrix); with out=dA it needs no n-by-width allocation.
+        return np.multiply(dA, Z > 0, out=out)
 
 
 class LeakyReLU(Activation):
@@ -116,7 +123,7 @@ class LeakyReLU(Activation):
     def __init__(self, slope: float = 0.01):
         self.slope = float(slope)
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         return np.where(Z > 0, Z, Z * self.slope)
 
     def derivative(self, Z, A):
@@ -131,7 +138,7 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         return sigmoid(Z)
 
     def derivative(self, Z, A):
@@ -143,8 +150,8 @@ class Tanh(Activation):
 
     name = "tanh"
 
-    def forward(self, Z):
-        return np.tanh(Z)
+    def forward(self, Z, out=None):
+        return np.tanh(Z, out=out)
 
     def derivative(self, Z, A):
         return 1 - A * A
@@ -155,13 +162,13 @@ class Linear(Activation):
 
     name = "linear"
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         return Z
 
     def derivative(self, Z, A):
         return np.ones_like(Z)
 
-    def backward(self, Z, A, dA):
+    def backward(self, Z, A, dA, out=None):
         return dA
 
 
@@ -176,14 +183,14 @@ class Softmax(Activation):
 
     name = "softmax"
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         return softmax(Z)
 
     def derivative(self, Z, A):
         raise TypeError("softmax has no element-wise derivative; use backward(Z, A, dA).")
 
-    def backward(self, Z, A, dA):
-        return A * (dA - (dA * A).sum(axis=1, keepdims=True))
+    def backward(self, Z, A, dA, out=None):
+        return np.multiply(A, dA - (dA * A).sum(axis=1, keepdims=True), out=out)
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

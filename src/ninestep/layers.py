@@ -163,11 +163,17 @@ class Dense:
         """``(n_in + 1) * n_out``: the weights plus one bias per unit."""
         return (self.n_in + 1) * self.n_out
 
-    def forward(self, A_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(Z, A)`` for a batch ``A_prev`` of shape (n, n_in)."""
-        Z = A_prev @ self._W
+    def forward(self, A_prev: np.ndarray, out: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(Z, A)`` for a batch ``A_prev`` of shape (n, n_in).
+
+        ``out``, optional: two arrays of shape (n, n_out) to write ``Z`` and
+        ``A`` into, so that a training loop can reuse them from step to step.
+        """
+        Z_out, A_out = (None, None) if out is None else out
+        Z = np.matmul(A_prev, self._W, out=Z_out)
         Z += self._b
-        return Z, self.activation.forward(Z)
+        return Z, self.activation.forward(Z, out=A_out)
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r})"

@@ -32,6 +32,7 @@ float64 scalar would silently promote every update to float64.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -155,13 +156,15 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=buf)
         buf *= 1.0 - b2
         v += buf
-        step_size = float(self.lr) / (1.0 - b1 ** self.t)
-        # denom = sqrt(v_hat) + eps = sqrt(v) / sqrt(1 - beta2^t) + eps
+        # lr * m_hat / (sqrt(v_hat) + eps) is, multiplying above and below by
+        # c = sqrt(1 - beta2^t), lr c / (1 - beta1^t) * m / (sqrt(v) + eps c):
+        # the same number without a division pass over v (divisions are
+        # about 3x slower than multiplications on these vectors).
+        c = math.sqrt(1.0 - b2 ** self.t)
         np.sqrt(v, out=buf)
-        buf /= float(np.sqrt(1.0 - b2 ** self.t))
-        buf += self.eps
+        buf += self.eps * c
         np.divide(m, buf, out=buf)
-        buf *= step_size
+        buf *= float(self.lr) * c / (1.0 - b1 ** self.t)
         params -= buf
 
     def state_dict(self):

@@ -1,0 +1,492 @@
+"""ninestep against scikit-learn, PyTorch and the article's own algorithm, side by side, in one run.
+
+Five comparisons (issue 5), each timed in this one run so that only ratios
+are compared (absolute times drift between runs and machines):
+
+1. seed    the seed task: [2, 64, 64, 3] ReLU, Adam lr 1e-3, batch 64, float64,
+           the same standardised data and the same epochs for ninestep,
+           scikit-learn's MLPRegressor and a plain PyTorch loop (2 threads).
+2. article the article's set-up: [2, 4, 4, 3], full-batch gradient descent
+           (lr 0.01) on the 7,000 training points, against a faithful
+           re-implementation of its columns-as-samples algorithm
+           (benchmarks/article_reference.py), from the same initial weights.
+3. large   60,000 x 784 float32, 784-256-256-10 softmax cross-entropy, Adam,
+           batch 128, one epoch; throughput against PyTorch, scikit-learn and
+           the machine's limit (6 x parameters FLOPs per sample at the
+           measured float32 GEMM rate).
+4. memory  peak resident memory of each system while training the large
+           case, each in its own process, against dataset + parameters +
+           optimiser state.
+5. scaling time per epoch against the number of samples (10k to 1M) and
+           against the width (16 to 1024); plots in benchmarks/results/.
+
+Times are the best of a few repeats (wall clock): other processes on the
+machine only ever make a run slower, so the minimum is the least noisy.
+
+Run:    python benchmarks/run.py            (about 6-8 minutes on 2 cores)
+        python benchmarks/run.py --quick    (about 1 minute, fewer epochs and sizes)
+        python benchmarks/run.py --only seed article
+Needs:  pip install -e '.[bench]'  (scikit-learn, torch, matplotlib, threadpoolctl, psutil)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # article_reference.py
+
+import ninestep as ns  # noqa: E402
+
+RESULTS = HERE / "results"
+SECTIONS = ("seed", "article", "large", "scaling")
+
+
+# ---------------------------------------------------------------------- helpers
+def best_time(fn, repeats: int) -> float:
+    """The fastest of ``repeats`` calls of ``fn()``, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def table(rows: list[list], header: list[str]) -> str:
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def environment() -> dict:
+    """What ran: versions, the BLAS library and kernel (threadpoolctl), threads, CPU."""
+    from threadpoolctl import threadpool_info
+
+    info = {"python": platform.python_version(), "numpy": np.__version__, "ninestep": ns.__version__,
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info["blas"] = [{k: pool.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+                    for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    info["env"] = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
+    return info
+
+
+def arithmetic_data():
+    """The seed task's data: the article's 10,000 points, first 70 % train, standardised on train."""
+    X, y = ns.make_arithmetic(10_000, seed=42)
+    n_train = 7_000
+    xs, ys = ns.StandardScaler().fit(X[:n_train]), ns.StandardScaler().fit(y[:n_train])
+    return (xs.transform(X[:n_train]), ys.transform(y[:n_train]),
+            xs.transform(X[n_train:]), ys.transform(y[n_train:]))
+
+
+def test_mse(pred: np.ndarray, Y: np.ndarray) -> float:
+    """Mean squared error over samples and outputs (standardised units), the same for every system."""
+    return float(np.mean((np.asarray(pred, dtype=np.float64) - Y) ** 2))
+
+
+# ---------------------------------------------------------------------- 1. seed task
+def bench_seed(epochs: int, repeats: int) -> dict:
+    import torch
+    from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    Xtr, Ytr, Xte, Yte = arithmetic_data()
+    steps = epochs * -(-len(Xtr) // 64)
+    results = {}
+
+    def run_ninestep():
+        net = ns.Network([2, 64, 64, 3], seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ns.ConvergenceWarning)
+            net.fit(Xtr, Ytr, optimizer=ns.Adam(lr=1e-3), epochs=epochs, batch_size=64, seed=0)
+        return net.predict(Xte)
+
+    def run_sklearn():
+        model = MLPRegressor(hidden_layer_sizes=(64, 64), solver="adam", learning_rate_init=1e-3, alpha=0.0,
+                             batch_size=64, shuffle=True, max_iter=epochs, tol=0.0,
+                             n_iter_no_change=10**9, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkConvergenceWarning)
+            model.fit(Xtr, Ytr)
+        return model.predict(Xte)
+
+    def run_torch():
+        torch.set_num_threads(2)
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
+                                    torch.nn.ReLU(), torch.nn.Linear(64, 3)).double()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        X, Y = torch.from_numpy(Xtr), torch.from_numpy(Ytr)
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(epochs):
+            order = torch.randperm(len(X), generator=gen)
+            for start in range(0, len(X), 64):
+                idx = order[start:start + 64]
+                opt.zero_grad()
+                loss = 0.5 * ((model(X[idx]) - Y[idx]) ** 2).sum(dim=1).mean()
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            return model(torch.from_numpy(Xte)).numpy()
+
+    for name, fn in (("ninestep", run_ninestep), ("scikit-learn MLPRegressor", run_sklearn),
+                     ("PyTorch (2 threads)", run_torch)):
+        pred = {}
+
+        def timed():
+            pred["y"] = fn()
+
+        seconds = best_time(timed, repeats)
+        results[name] = {"seconds": seconds, "us_per_step": seconds / steps * 1e6,
+                         "test_mse": test_mse(pred["y"], Yte)}
+    base = results["ninestep"]["seconds"]
+    rows = [[name, f"{r['seconds']:.3f} s", f"{r['us_per_step']:.0f} us", f"{r['seconds'] / base:.1f}x",
+             f"{r['test_mse']:.2e}"] for name, r in results.items()]
+    print(f"\n1. Seed task: [2, 64, 64, 3] ReLU, Adam lr 1e-3, batch 64, float64, {epochs} epochs "
+          f"({steps} steps), best of {repeats}")
+    print(table(rows, ["system", "time", "per step", "vs ninestep", "test MSE (std. units)"]))
+    return results
+
+
+# ---------------------------------------------------------------------- 2. the article's set-up
+def bench_article(epochs: int, repeats: int) -> dict:
+    import article_reference as ref
+
+    Xtr, Ytr, _, _ = arithmetic_data()
+    article_net = ref.build((2, 4, 4, 3), seed=42)
+    net = ns.Network([2, 4, 4, 3], seed=0)
+    # The same initial weights: the article's W (out, in) is our W.T, its b (out, 1) our b.
+    net.set_weights([(layer.W.T, layer.b.ravel()) for layer in article_net])
+    start_weights = [(layer.W.copy(), layer.b.copy()) for layer in article_net]
+    XT, YT = Xtr.T.copy(), Ytr.T.copy()  # the article's one-sample-per-column arrays
+
+    def run_article():
+        for layer, (W, b) in zip(article_net, start_weights):
+            layer.W, layer.b = W.copy(), b.copy()
+        return ref.train(XT, YT, article_net, lr=0.01, epochs=epochs)
+
+    start_params = net.params.copy()
+
+    def run_ninestep():
+        net.params[...] = start_params
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ns.ConvergenceWarning)
+            return net.fit(Xtr, Ytr, optimizer=ns.SGD(lr=0.01), epochs=epochs, batch_size=None).loss
+
+    times = {"article re-implementation": float("inf"), "ninestep": float("inf")}
+    losses = {}
+    for _ in range(repeats):  # interleaved, so both see the same machine load
+        for name, fn in (("article re-implementation", run_article), ("ninestep", run_ninestep)):
+            start = time.perf_counter()
+            losses[name] = fn()
+            times[name] = min(times[name], time.perf_counter() - start)
+    # Same algorithm, same start: the per-epoch losses agree to round-off.
+    diff = max(abs(a - b) / abs(a) for a, b in zip(losses["article re-implementation"], losses["ninestep"]))
+    base = times["ninestep"]
+    rows = [[name, f"{t / epochs * 1e3:.3f} ms", f"{t / base:.1f}x", f"{losses[name][-1]:.6f}",
+             f"{t / epochs * 1e6 / 60:.1f} min"] for name, t in times.items()]
+    print(f"\n2. The article's set-up: [2, 4, 4, 3], full-batch GD lr 0.01 on 7,000 points, {epochs} epochs, "
+          f"best of {repeats}")
+    print(table(rows, ["system", "per epoch", "vs ninestep", f"loss at epoch {epochs}",
+                       "1,000,000 epochs"]))
+    print(f"   largest relative difference between the two loss curves: {diff:.1e}")
+    return {"ms_per_epoch": {k: v / epochs * 1e3 for k, v in times.items()}, "max_rel_loss_diff": diff}
+
+
+# ---------------------------------------------------------------------- 3-4. large MLP, each system in its own process
+LARGE = {"n_train": 60_000, "n_test": 10_000, "n_in": 784, "hidden": 256, "n_out": 10, "batch": 128}
+
+
+def large_data():
+    """Synthetic 784-feature float32 data with 10 classes from a random linear teacher (no float64 copy)."""
+    rng = np.random.default_rng(0)
+    n = LARGE["n_train"] + LARGE["n_test"]
+    X = rng.standard_normal((n, LARGE["n_in"]), dtype=np.float32)
+    teacher = rng.standard_normal((LARGE["n_in"], LARGE["n_out"]), dtype=np.float32)
+    y = np.argmax(X @ teacher, axis=1)
+    k = LARGE["n_train"]
+    return X[:k], y[:k], X[k:], y[k:]
+
+
+def large_params() -> int:
+    h = LARGE["hidden"]
+    return ns.count_params([LARGE["n_in"], h, h, LARGE["n_out"]])
+
+
+def rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports ru_maxrss in KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def large_worker(system: str) -> dict:
+    """Train the large case for one epoch with ``system``; runs in a fresh process."""
+    h, batch = LARGE["hidden"], LARGE["batch"]
+    if system == "torch":
+        import torch
+        torch.set_num_threads(2)
+    elif system == "sklearn":
+        from sklearn.neural_network import MLPClassifier
+    rss_start = rss_mb()
+    Xtr, ytr, Xte, yte = large_data()
+    data_mb = (Xtr.nbytes + ytr.nbytes + Xte.nbytes + yte.nbytes) / 2**20
+    n_params = large_params()
+    if system == "ninestep":
+        net = ns.Network([LARGE["n_in"], h, h, LARGE["n_out"]], output_activation="softmax",
+                         dtype=np.float32, seed=0)
+        opt = ns.Adam(lr=1e-3)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ns.ConvergenceWarning)
+            net.fit(Xtr, ytr, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=batch, seed=0)
+        seconds = time.perf_counter() - start
+        test_loss = net.evaluate(Xte, yte, loss="cross_entropy")
+        state_bytes = opt.m.nbytes + opt.v.nbytes
+    elif system == "torch":
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(LARGE["n_in"], h), torch.nn.ReLU(), torch.nn.Linear(h, h),
+                                    torch.nn.ReLU(), torch.nn.Linear(h, LARGE["n_out"]))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        X, y = torch.from_numpy(Xtr), torch.from_numpy(ytr)
+        start = time.perf_counter()
+        order = torch.randperm(len(X), generator=torch.Generator().manual_seed(0))
+        for i in range(0, len(X), batch):
+            idx = order[i:i + batch]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        seconds = time.perf_counter() - start
+        with torch.no_grad():
+            test_loss = float(torch.nn.functional.cross_entropy(model(torch.from_numpy(Xte)),
+                                                                torch.from_numpy(yte)))
+        state_bytes = 2 * 4 * n_params
+    else:
+        from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+        model = MLPClassifier(hidden_layer_sizes=(h, h), solver="adam", learning_rate_init=1e-3, alpha=0.0,
+                              batch_size=batch, max_iter=1, shuffle=True, random_state=0)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkConvergenceWarning)
+            model.fit(Xtr, ytr)
+        seconds = time.perf_counter() - start
+        P = np.clip(model.predict_proba(Xte), 1e-12, 1)
+        test_loss = float(-np.mean(np.log(P[np.arange(len(yte)), yte])))
+        state_bytes = 2 * 4 * n_params
+    return {"seconds": seconds, "samples_per_s": len(Xtr) / seconds, "test_loss": test_loss,
+            "rss_start_mb": rss_start, "rss_peak_mb": rss_mb(), "data_mb": data_mb,
+            "params_mb": 4 * n_params / 2**20, "state_mb": state_bytes / 2**20}
+
+
+def gemm_gflops(repeats: int = 5) -> float:
+    """The float32 matrix-product rate of this machine, GFLOP/s (2 n^3 per n x n product)."""
+    n = 2048
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    C = np.empty_like(A)
+    np.matmul(A, B, out=C)  # warm up the BLAS threads
+    return 2 * n**3 / best_time(lambda: np.matmul(A, B, out=C), repeats) / 1e9
+
+
+def bench_large(repeats: int) -> dict:
+    results = {}
+    for system, label in (("ninestep", "ninestep"), ("torch", "PyTorch (2 threads)"),
+                          ("sklearn", "scikit-learn MLPClassifier")):
+        runs = []
+        for _ in range(repeats if system != "sklearn" else 1):
+            out = subprocess.run([sys.executable, __file__, "--worker", system], capture_output=True,
+                                 text=True, check=True)
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        best = max(runs, key=lambda r: r["samples_per_s"])
+        best["rss_peak_mb"] = max(r["rss_peak_mb"] for r in runs)
+        results[label] = best
+    gflops = gemm_gflops()
+    limit = gflops * 1e9 / (6 * large_params())
+    base = results["ninestep"]["samples_per_s"]
+    print(f"\n3. Large MLP: {LARGE['n_train']:,} x {LARGE['n_in']} float32, 784-256-256-10 softmax "
+          f"cross-entropy, Adam, batch {LARGE['batch']}, one epoch, best of {repeats} (scikit-learn: 1)")
+    rows = [[label, f"{r['seconds']:.2f} s", f"{r['samples_per_s']:,.0f}", f"{base / r['samples_per_s']:.2f}x",
+             f"{r['samples_per_s'] / limit:.0%}", f"{r['test_loss']:.3f}"] for label, r in results.items()]
+    rows.append([f"limit: float32 GEMM {gflops:.0f} GFLOP/s / (6 x {large_params():,} FLOPs)", "",
+                 f"{limit:,.0f}", "", "100%", ""])
+    print(table(rows, ["system", "time", "samples/s", "ninestep is", "of limit", "test loss"]))
+    print(f"\n4. Memory while training the large case (peak RSS, each system in its own process)")
+    rows = []
+    for label, r in results.items():
+        need = r["data_mb"] + r["params_mb"] + r["state_mb"]
+        rows.append([label, f"{r['rss_start_mb']:.0f} MB", f"{r['rss_peak_mb']:.0f} MB",
+                     f"{r['rss_peak_mb'] - r['rss_start_mb']:.0f} MB", f"{need:.0f} MB",
+                     f"{r['rss_peak_mb'] / need:.2f}x", f"{(r['rss_peak_mb'] - r['rss_start_mb']) / need:.2f}x"])
+    print(table(rows, ["system", "after imports", "peak", "peak - imports", "data+params+state",
+                       "peak / that", "(peak - imports) / that"]))
+    return {"systems": results, "gemm_gflops": gflops, "limit_samples_per_s": limit}
+
+
+# ---------------------------------------------------------------------- 5. scaling
+def epoch_seconds(net, X, Y, optimizer, batch_size, epochs: int, repeats: int) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ns.ConvergenceWarning)
+        net.fit(X, Y, optimizer=optimizer, epochs=1, batch_size=batch_size, seed=0)  # warm-up
+        return best_time(lambda: net.fit(X, Y, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                                         seed=0), repeats) / epochs
+
+
+def bench_scaling(quick: bool) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    RESULTS.mkdir(exist_ok=True)
+    sizes = [10_000, 30_000, 100_000] if quick else [10_000, 30_000, 100_000, 300_000, 1_000_000]
+    widths = [16, 64, 256] if quick else [16, 32, 64, 128, 256, 512, 1024]
+    by_samples = {"seed net [2, 64, 64, 3], Adam, batch 64": [], "article net [2, 4, 4, 3], full-batch GD": []}
+    for n in sizes:
+        X, y = ns.make_arithmetic(n, seed=0)
+        X, Y = ns.StandardScaler().fit_transform(X), ns.StandardScaler().fit_transform(y)
+        seed_net = ns.Network([2, 64, 64, 3], seed=0)
+        by_samples["seed net [2, 64, 64, 3], Adam, batch 64"].append(
+            epoch_seconds(seed_net, X, Y, ns.Adam(1e-3), 64, 1, 2))
+        article_net = ns.Network([2, 4, 4, 3], seed=0)
+        by_samples["article net [2, 4, 4, 3], full-batch GD"].append(
+            epoch_seconds(article_net, X, Y, ns.SGD(0.01), None, max(3, 3_000_000 // n), 2))
+    Xtr, Ytr, _, _ = arithmetic_data()
+    steps = -(-len(Xtr) // 64)
+    per_step, flops = [], []
+    for w in widths:
+        net = ns.Network([2, w, w, 3], seed=0)
+        per_step.append(epoch_seconds(net, Xtr, Ytr, ns.Adam(1e-3), 64, 1, 2) / steps)
+        flops.append(6 * 64 * net.n_params)  # forward + backward + weight gradients, per step
+    # Time per step = fixed overhead + FLOPs / rate: least squares on the measurements.
+    coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(widths)), flops]), np.array(per_step), rcond=None)
+    overhead, rate = coef[0], 1 / coef[1] if coef[1] > 0 else float("inf")
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for label, secs in by_samples.items():
+        ax.loglog(sizes, np.array(secs) * 1e3, "o-", label=label)
+        ax.loglog(sizes, secs[0] * 1e3 * np.array(sizes) / sizes[0], ":", color="grey")
+    ax.set_xlabel("training samples")
+    ax.set_ylabel("time per epoch (ms)")
+    ax.set_title("ninestep: time per epoch grows linearly with the data\n(dotted: exactly linear)")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "scaling_samples.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ws = np.array(widths)
+    ax.loglog(ws, np.array(per_step) * 1e6, "o-", label="measured time per step")
+    ax.loglog(ws, np.full(len(ws), overhead * 1e6), "--", label=f"fixed overhead {overhead * 1e6:.0f} us")
+    ax.loglog(ws, np.array(flops) / rate * 1e6, ":",
+              label=f"FLOPs at {rate / 1e9:.0f} GFLOP/s (6 x params x batch)")
+    ax.set_xlabel("hidden width w of [2, w, w, 3] (batch 64, Adam, float64)")
+    ax.set_ylabel("time per step (us)")
+    ax.set_title("Where the time goes: per-step overhead, then FLOPs")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "scaling_width.png", dpi=120)
+    plt.close(fig)
+
+    print("\n5. Scaling (plots: benchmarks/results/scaling_samples.png, scaling_width.png)")
+    rows = [[f"{n:,}"] + [f"{by_samples[k][i] * 1e3:.1f} ms" for k in by_samples] for i, n in enumerate(sizes)]
+    print(table(rows, ["samples", "seed net, Adam, batch 64", "article net, full batch"]))
+    rows = [[w, f"{p * 1e6:.0f} us", f"{f / 1e6:.2f}", f"{f / p / 1e9:.1f}"]
+            for w, p, f in zip(widths, per_step, flops)]
+    print(table(rows, ["width", "per step", "MFLOP/step", "GFLOP/s"]))
+    print(f"   fit: time per step = {overhead * 1e6:.0f} us + FLOPs / ({rate / 1e9:.0f} GFLOP/s)")
+    return {"sizes": sizes, "by_samples": by_samples, "widths": widths, "per_step": per_step,
+            "overhead_s": overhead, "gflops": rate / 1e9}
+
+
+# ---------------------------------------------------------------------- main
+def summary(res: dict) -> None:
+    rows = []
+    if "seed" in res:
+        r = res["seed"]
+        ns_s = r["ninestep"]["seconds"]
+        sk, pt = r["scikit-learn MLPRegressor"], r["PyTorch (2 threads)"]
+        rows += [["1 seed: faster than scikit-learn", ">= 4x", f"{sk['seconds'] / ns_s:.1f}x"],
+                 ["1 seed: faster than PyTorch", ">= 8x", f"{pt['seconds'] / ns_s:.1f}x"],
+                 ["1 seed: test MSE vs scikit-learn", "<= 1x", f"{r['ninestep']['test_mse'] / sk['test_mse']:.2f}x"]]
+    if "article" in res:
+        m = res["article"]["ms_per_epoch"]
+        rows.append(["2 article: faster than its algorithm", ">= 3x",
+                     f"{m['article re-implementation'] / m['ninestep']:.1f}x"])
+    if "large" in res:
+        s = res["large"]["systems"]
+        n9 = s["ninestep"]
+        need = n9["data_mb"] + n9["params_mb"] + n9["state_mb"]
+        rows += [["3 large: throughput vs PyTorch", ">= 1.2x",
+                  f"{n9['samples_per_s'] / s['PyTorch (2 threads)']['samples_per_s']:.2f}x"],
+                 ["3 large: share of the machine's limit", ">= 65%",
+                  f"{n9['samples_per_s'] / res['large']['limit_samples_per_s']:.0%}"],
+                 ["4 memory: peak RSS / (data + params + state)", "<= 1.5x", f"{n9['rss_peak_mb'] / need:.2f}x"]]
+    if rows:
+        print("\nTargets (issue 5)")
+        print(table(rows, ["target", "wanted", "this run"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and sizes (about a minute)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--worker", choices=("ninestep", "torch", "sklearn"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(large_worker(args.worker)))
+        return
+    try:
+        import matplotlib, sklearn, threadpoolctl, torch  # noqa: F401, E401
+    except ImportError as exc:
+        sys.exit(f"benchmarks/run.py needs {exc.name}: pip install -e '.[bench]'")
+    env = environment()
+    print(f"ninestep {env['ninestep']}, NumPy {env['numpy']}, Python {env['python']}, "
+          f"torch {torch.__version__}, scikit-learn {sklearn.__version__}")
+    print(f"CPU: {env['cpu']}, {env['cores']} cores")
+    for pool in env["blas"]:
+        print(f"BLAS: {pool['internal_api']} {pool['version']}, kernel {pool['architecture']}, "
+              f"{pool['num_threads']} threads")
+    if env["env"]:
+        print("environment: " + ", ".join(f"{k}={v}" for k, v in env["env"].items()))
+    sections = args.only or SECTIONS
+    quick = args.quick
+    res = {}
+    t0 = time.perf_counter()
+    if "seed" in sections:
+        res["seed"] = bench_seed(epochs=10 if quick else 100, repeats=2 if quick else 3)
+    if "article" in sections:
+        res["article"] = bench_article(epochs=300 if quick else 3000, repeats=3 if quick else 5)
+    if "large" in sections:
+        res["large"] = bench_large(repeats=1 if quick else 2)
+    if "scaling" in sections:
+        res["scaling"] = bench_scaling(quick)
+    summary(res)
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / ("results_quick.json" if quick else "results.json"), "w") as f:
+        json.dump({"environment": env, "command": " ".join(sys.argv), **res}, f, indent=1, default=float)
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s; results in {RESULTS.relative_to(HERE.parent)}/")
+
+
+if __name__ == "__main__":
+    main()
