@@ -73,6 +73,8 @@ DEFAULT_OUT = os.path.join("runs", "latest")
 #: The article's four test cases; (888, 122) lies outside the training range [0, 100).
 ARTICLE_CASES = np.array([[30.0, 70.0], [70.0, 30.0], [3.0, 5.0], [888.0, 122.0]])
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: The default recipe of ``train`` (and of the "default" column of ``reproduce``).
+DEFAULT_LAYERS, DEFAULT_LR, DEFAULT_BATCH = (64, 64), 1e-2, 64
 
 
 class UsageError(Exception):
@@ -452,10 +454,7 @@ def _print_cases(cases: list[dict], names: list[str], out: Out) -> None:
 
 # ---------------------------------------------------------------------- train
 def _train_config(args) -> dict:
-    if args.optimizer == "sgd" and args.lr is None:
-        lr = 0.01
-    else:
-        lr = 1e-2 if args.lr is None else args.lr
+    lr = DEFAULT_LR if args.lr is None else args.lr
     for name, value, low in (("--lr", lr, 0.0), ("--test-size", args.test_size, 0.0)):
         if not (value > low):
             raise UsageError(f"{name} must be > {low}, got {value}.")
@@ -674,16 +673,15 @@ def cmd_reproduce(args, out: Out) -> int:
     article_seconds = time.perf_counter() - start
 
     out("\nThe default configuration of 'ninestep train', on the same split:")
-    cfg = {"layers": [64, 64], "activation": "relu", "lr": 1e-2}
     X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.1, seed=args.seed)
     T_fit, T_val = ys.transform(y_fit), ys.transform(y_val)
-    default = Network([2, *cfg["layers"], 3], seed=args.seed)
-    default_epochs = args.default_epochs or auto_epochs(len(X_fit), 64)
+    default = Network([2, *DEFAULT_LAYERS, 3], seed=args.seed)
+    default_epochs = args.default_epochs or auto_epochs(len(X_fit), DEFAULT_BATCH)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        h2 = default.fit(xs.transform(X_fit), T_fit, optimizer=Adam(lr=cfg["lr"]),
-                         epochs=default_epochs, batch_size=64, seed=args.seed,
+        h2 = default.fit(xs.transform(X_fit), T_fit, optimizer=Adam(lr=DEFAULT_LR),
+                         epochs=default_epochs, batch_size=DEFAULT_BATCH, seed=args.seed,
                          validation_data=(xs.transform(X_val), T_val), patience=auto_patience(default_epochs),
                          lr_schedule="cosine")
     default_seconds = time.perf_counter() - start
@@ -710,7 +708,7 @@ def cmd_reproduce(args, out: Out) -> int:
         ["layers", str(a["layers"]), str(d["layers"])],
         ["parameters", str(a["n_params"]), str(d["n_params"])],
         ["init", "He W and b", "He W, zero b"],
-        ["optimiser", f"GD lr {args.lr:g}, full batch", "Adam lr 0.01, cosine, batch 64"],
+        ["optimiser", f"GD lr {args.lr:g}, full batch", f"Adam lr {DEFAULT_LR:g}, cosine, batch {DEFAULT_BATCH}"],
         ["epochs (time)", f"{a['epochs']:,} ({a['seconds']:.1f} s)", f"{d['epochs']} ({d['seconds']:.1f} s)"],
         ["train loss", _fmt(a["train_loss"]), _fmt(d["train_loss"])],
         ["test loss", _fmt(a["test_loss"]), _fmt(d["test_loss"])],
@@ -943,15 +941,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--val-size", type=float, default=0.1,
                    help="fraction of the training rows held out for early stopping (default 0.1)")
     g = t.add_argument_group("network and training")
-    g.add_argument("--layers", default="64,64", help="hidden-layer widths (default 64,64)")
+    layers = ",".join(map(str, DEFAULT_LAYERS))
+    g.add_argument("--layers", default=layers, help=f"hidden-layer widths (default {layers})")
     g.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "tanh", "sigmoid"],
                    help="hidden-layer activation (default relu)")
     g.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="default adam")
-    g.add_argument("--lr", type=float, help="learning rate (default 0.01)")
+    g.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"learning rate (default {DEFAULT_LR:g})")
     g.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     g.add_argument("--epochs", type=int,
                    help="maximum epochs (default 200, fewer for large data: at most ~40,000 updates)")
-    g.add_argument("--batch-size", type=int, default=64, help="rows per update; 0 = full batch (default 64)")
+    g.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
+                   help=f"rows per update; 0 = full batch (default {DEFAULT_BATCH})")
     g.add_argument("--alpha", type=float, default=0.0, help="L2 penalty on the weights (default 0)")
     g.add_argument("--patience", type=int,
                    help="early stopping: epochs without validation improvement (default: half the epochs; 0 = off)")
