@@ -92,7 +92,8 @@ CASES = [
     ("forward-complex", lambda: _reg().forward(np.ones((2, 2)) * 1j), TypeError, r"complex"),
     ("forward-string", lambda: _reg().forward("1,2"), TypeError, r"X must be an array of numbers, got str"),
     ("forward-dict", lambda: _reg().forward({"a": 1}), TypeError, r"got dict"),
-    ("forward-ragged", lambda: _reg().forward([[1, 2], [3]]), ValueError, r"X could not be turned into an array"),
+    ("forward-ragged", lambda: _reg().forward([[1, 2], [3, 4], [5]]), ValueError, r"rows have different lengths \(row 0 has 2 values, row 2 has 1\)"),
+    ("forward-masked", lambda: _reg().forward(np.ma.masked_array(X4, mask=X4 == 5)), ValueError, r"X contains a masked value at row 2, column 1"),
     ("fit-y-text", lambda: _clf().fit(X4, ["a", "b", "a", "c"], loss="cross_entropy"), ValueError, r"y must be numeric.*encode the labels"),
     # ---- classification targets
     ("ce-continuous", lambda: _clf().fit(X4, [0.5, 1.2, 0.3, 2.0], loss="cross_entropy"), ValueError, r"y\[0\] = 0.5 is not an integer.*loss='mse'"),
@@ -159,6 +160,7 @@ CASES = [
     ("spirals-classes", lambda: ns.make_spirals(10, n_classes=1), ValueError, r"n_classes must be an integer >= 2, got 1"),
     ("spirals-too-few", lambda: ns.make_spirals(2, n_classes=3), ValueError, r"n_samples=2 is fewer than n_classes=3"),
     ("metric-multioutput", lambda: ns.mse([1, 2], [1, 2], multioutput="mean"), ValueError, r"multioutput must be one of 'uniform_average', 'raw_values'; got 'mean'"),
+    ("confusion-repeated-labels", lambda: ns.confusion_matrix([0, 1], [0, 1], labels=[0, 0, 1]), ValueError, r"labels must not repeat"),
     ("confusion-label", lambda: ns.confusion_matrix([0, 1], [0, 2], labels=[0, 1]), ValueError, r"label 2 is not in labels \[0, 1\]"),
     ("summary-n", lambda: _reg().summary(n_samples=-1), ValueError, r"n_samples must be an integer >= 0, got -1"),
     ("grads-alpha", lambda: _reg().loss_and_gradients(X4, Y4, alpha=-1), ValueError, r"alpha must be a finite number >= 0, got -1"),

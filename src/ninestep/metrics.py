@@ -86,6 +86,8 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Any = None) -> tuple[np.n
     if t.size == 0:
         raise ValueError("a confusion matrix of 0 samples is undefined; y_true and y_pred are empty.")
     labels = np.unique(np.concatenate([t, p])) if labels is None else np.asarray(labels)
+    if len(set(labels.tolist())) != labels.size:
+        raise ValueError(f"labels must not repeat, got {labels.tolist()!r}.")
     index = {label: i for i, label in enumerate(labels.tolist())}
     C = np.zeros((labels.size, labels.size), dtype=np.int64)
     for a, b in zip(t.tolist(), p.tolist()):
