@@ -273,3 +273,27 @@ def test_resuming_with_other_data_or_settings_is_refused(tmp_path):
         with pytest.raises(ValueError, match=f"other data or settings.*{message}"):
             fresh.fit(call.pop("X"), call.pop("y"), optimizer=fresh_opt, resume_from=path, tol=1e9, **call)
         assert np.array_equal(fresh.params, before)  # refused before anything was restored
+
+
+def test_resume_in_float32_is_bit_identical(tmp_path):
+    X, y, val = _data()
+
+    def run(init_seed=0, **kwargs):
+        net = ns.Network([2, 8, 2], output_activation="softmax", seed=init_seed, dtype=np.float32)
+        opt = ns.Adam(lr=0.05)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ns.ConvergenceWarning)
+            history = net.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=12, batch_size=16, seed=3,
+                              validation_data=val, **kwargs)
+        return net, opt, history
+
+    net, opt, history = run()
+
+    def interrupt(epoch, logs):
+        if epoch == 5:
+            raise _Interrupt
+    with pytest.raises(_Interrupt):
+        run(checkpoint=tmp_path / "ck.npz", callback=interrupt)
+    net3, opt3, resumed = run(init_seed=8, resume_from=tmp_path / "ck.npz")
+    assert net3.params.dtype == np.float32 and opt3.m.dtype == np.float32
+    assert np.array_equal(net3.params, net.params) and resumed.loss == history.loss
