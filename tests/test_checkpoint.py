@@ -152,7 +152,7 @@ def test_failed_write_leaves_the_previous_checkpoint_and_no_temp_file(tmp_path, 
 
 # ---------------------------------------------------------------------- SIGKILL
 _TRAINER = textwrap.dedent("""
-    import os, signal, sys, warnings
+    import os, signal, stat, sys, warnings
     import numpy as np
     import ninestep as ns
 
@@ -163,7 +163,8 @@ _TRAINER = textwrap.dedent("""
         writes = []
         real_fsync = os.fsync
         def fsync(fd):
-            if os.fstat(fd).st_size > 0 and not os.path.isdir(os.readlink(f"/proc/self/fd/{fd}")):
+            info = os.fstat(fd)
+            if info.st_size > 0 and not stat.S_ISDIR(info.st_mode):  # the file, not its folder
                 writes.append(fd)
                 if len(writes) == kill_in_write:
                     os.kill(os.getpid(), signal.SIGKILL)
@@ -189,6 +190,10 @@ def _run(script, *args):
                             stderr=subprocess.PIPE, env=env)
 
 
+_POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL needs a POSIX system")
+
+
+@_POSIX_ONLY
 def test_sigkill_inside_a_write_leaves_the_previous_checkpoint(tmp_path):
     script = tmp_path / "trainer.py"
     script.write_text(_TRAINER)
@@ -216,6 +221,7 @@ def _wait_for_new_checkpoint(proc, path, before_inode):
 
 
 @pytest.mark.slow
+@_POSIX_ONLY
 def test_repeated_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_result(tmp_path):
     script = tmp_path / "trainer.py"
     script.write_text(_TRAINER)
