@@ -13,14 +13,21 @@ A ninestep file is a NumPy ``.npz`` archive holding
 ``x_mean, x_scale, y_mean, y_scale``
     the fitted scalers, when saved with the model.
 ``opt.*``, ``best_params`` (checkpoints only)
-    optimiser state and early-stopping weights.
+    optimiser state and early-stopping weights; the description then also
+    holds ``epoch``, ``rng_state``, ``history``, ``lr0``, ``best_val``,
+    ``wait``, ``optimizer`` (hyperparameters) and ``run`` (what a resumed
+    run must share: sizes, data checksums, batch size, shuffle, loss, alpha).
 
-Reading uses ``numpy.load(allow_pickle=False)``: a pickle or an object
-array is refused, not run (pickled models can execute arbitrary code,
-which is why PyTorch made ``weights_only=True`` its default). Every array's
-dtype, shape and values are checked against the description before a
-network is built, so a truncated, corrupted, inconsistent or newer file
-gives a :class:`ModelFileError`, never a half-built model.
+Reading never unpickles: pickled models can execute arbitrary code, which
+is why PyTorch made ``weights_only=True`` its default. The archive is taken
+apart with :mod:`zipfile` and each member's ``.npy`` header (a plain
+literal) is checked first - numeric dtype, and a shape whose size matches
+the bytes stored - so an object array, whose data would be a pickle, is
+refused before its data is read, and no header can make us allocate more
+than the file holds. Every array is then checked against the description
+(shapes, finiteness) before a network is built, so a truncated, corrupted,
+inconsistent or newer file gives a :class:`ModelFileError`, never a
+half-built model.
 
 Writing is atomic: the archive goes to a temporary file in the same folder,
 is flushed and fsync-ed, then moved over the target with ``os.replace``. A
