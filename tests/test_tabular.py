@@ -186,3 +186,11 @@ def test_large_file_loads_without_threefold_memory(tmp_path):
     # Column buffers plus the final matrix: about 2x at the very worst; a list of lists
     # of strings would be well over 10x.
     assert peak < 2.5 * final, (peak, final)
+
+
+def test_read_header(tmp_path):
+    from ninestep.tabular import read_header
+
+    assert read_header(write(tmp_path, "\ufeff\n a ,b\n1,2\n")) == ["a", "b"]
+    with pytest.raises(CSVError, match="is empty"):
+        read_header(write(tmp_path, "", name="empty.csv"))

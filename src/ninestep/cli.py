@@ -52,7 +52,7 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +65,7 @@ from .metrics import accuracy, confusion_matrix, mae, mse, r2
 from .network import Network
 from .optimizers import SGD, Adam
 from .scaling import StandardScaler
-from .tabular import CSVError, infer_task, parse_columns, read_csv
+from .tabular import infer_task, parse_columns, read_csv, read_header
 from .training import ConvergenceWarning
 
 __all__ = ["main", "build_parser"]
@@ -204,7 +204,7 @@ def load_data(source: str, target=None, features=None, task: str | None = None,
     targets = parse_columns(target)
     if targets is None:
         # No --target: the last column, as most tabular files put it last; say so.
-        columns = read_csv_header(source)
+        columns = read_header(source)
         targets = [columns[-1]]
         if out is not None:
             out(f"        (no --target given: using the last column, {targets[0]!r}; pass --target to choose)")
@@ -222,17 +222,6 @@ def load_data(source: str, target=None, features=None, task: str | None = None,
                          "target, so drop --task regression.")
     return Data(table.X, y, task, table.feature_names, table.target_names, classes,
                 os.path.abspath(source), f"{os.path.basename(source)}: {table.n_rows} rows")
-
-
-def read_csv_header(path: str) -> list[str]:
-    """The column names of a CSV file (reads only the header)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"data file {path!r} does not exist.")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for row in csv.reader(f):
-            if row and any(cell.strip() for cell in row):
-                return [cell.strip() for cell in row]
-    raise CSVError(f"{path} is empty; expected a header row of column names, then one row per sample.")
 
 
 def _ranges(X: np.ndarray, names: list[str], limit: int = 8) -> str:
@@ -695,14 +684,15 @@ def cmd_reproduce(args, out: Out) -> int:
                                      ("default", default, h2, default_seconds)):
         pred = ys.inverse_transform(model.forward(Xs_test))
         cases = _article_cases(model, xs, ys)
+        usage = _relu_usage(model, Xs_train)
         curve = hist.loss
         half = curve[len(curve) // 2]
         result[label] = {
             "layers": model.layer_sizes, "n_params": model.n_params, "epochs": hist.epochs, "seconds": secs,
             "train_loss": model.evaluate(Xs_train, T_train), "test_loss": model.evaluate(Xs_test, T_test),
             "test_mae": dict(zip(names, mae(y_test, pred, multioutput="raw_values").tolist())),
-            "dead_relu_fraction": _relu_usage(model, Xs_train)[0],
-            "linear_pieces": _relu_usage(model, Xs_train)[1],
+            "dead_relu_fraction": usage[0],
+            "linear_pieces": usage[1],
             "hidden_units": sum(layer.n_out for layer in model.layers[:-1]),
             "loss_drop_second_half": (half - curve[-1]) / half if half > 0 else 0.0,
             "cases": cases,

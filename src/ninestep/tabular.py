@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["CSVError", "Table", "read_csv", "infer_task", "parse_columns"]
+__all__ = ["CSVError", "Table", "read_csv", "read_header", "infer_task", "parse_columns"]
 
 
 class CSVError(ValueError):
@@ -96,6 +96,15 @@ def _header(reader, path: str) -> list[str]:
             seen.add(n)
         return names
     raise CSVError(f"{path} is empty; expected a header row of column names, then one row per sample.")
+
+
+def read_header(path: str | os.PathLike, delimiter: str = ",") -> list[str]:
+    """The column names of a CSV file, reading only its header row."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"data file {path!r} does not exist.")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return _header(csv.reader(f, delimiter=delimiter), path)
 
 
 def _missing(kind: str, missing: list[str], columns: list[str], path: str) -> CSVError:
