@@ -72,8 +72,8 @@ def test_train_csv_regression_writes_model_png_and_json(capsys, tmp_path, regres
 
 def test_train_csv_with_string_labels_is_classification(capsys, tmp_path, labels_csv):
     out = tmp_path / "run"
-    code, _, _ = run(capsys, "train", "--data", labels_csv, "--target", "colour", "--out", out, *FAST)
-    assert code == 0
+    code, stdout, _ = run(capsys, "train", "--data", labels_csv, "--target", "colour", "--out", out, *FAST)
+    assert code == 0 and stdout == ""  # --quiet
     model = ninestep.load_model(out / "model.npz")
     assert model.task == "classification" and model.classes == ["blue", "green", "red"]
     assert model.net.layers[-1].activation.name == "softmax"
@@ -127,6 +127,23 @@ def test_options_reach_the_network(capsys, tmp_path):
     assert model.net.layers[0].activation.name == "tanh"
     cfg = json.loads((out / "metrics.json").read_text())["config"]
     assert cfg["optimizer"] == "sgd" and cfg["momentum"] == 0.9 and cfg["batch_size"] == 0
+
+
+def test_progress_without_tqdm_prints_plain_lines(capsys, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name == "tqdm" or name.startswith("tqdm."):
+            raise ImportError("No module named 'tqdm'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    code, stdout, _ = run(capsys, "train", "--data", "sine", "--out", tmp_path / "r", "--epochs", "20")
+    assert code == 0
+    progress = [line for line in stdout.splitlines() if line.strip().startswith("epoch ")]
+    assert len(progress) == 11 and "val_loss" in progress[-1] and "20/20" in progress[-1]
 
 
 def test_divergence_is_one_line_error(capsys, tmp_path):
