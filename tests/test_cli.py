@@ -336,6 +336,17 @@ def test_ctrl_c_saves_model_and_resume_is_bit_identical(capsys, tmp_path, monkey
     assert code == 1 and "already finished" in one_line_error(err)
 
 
+def test_new_run_in_the_same_folder_forgets_the_old_checkpoint(capsys, tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    assert run(capsys, "train", "--data", "sine", "--out", out, "--layers", "3", *FAST)[0] == 0
+    with monkeypatch.context() as m:
+        _interrupt_at(m, 0)  # before the new run's first checkpoint
+        assert run(capsys, "train", "--data", "sine", "--out", out, "--layers", "5", *FAST)[0] == 130
+    code, stdout, _ = run(capsys, "train", "--resume", out)
+    assert code == 0 and "starting from the first epoch" in stdout
+    assert ninestep.load_model(out / "model.npz").net.layer_sizes == [1, 5, 1]
+
+
 def test_resume_refuses_a_changed_data_file(capsys, tmp_path, monkeypatch, regression_csv):
     with monkeypatch.context() as m:
         _interrupt_at(m, 2)

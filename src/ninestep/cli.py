@@ -492,6 +492,9 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
     else:
         cfg["data_sha256"] = digest
         out_dir.mkdir(parents=True, exist_ok=True)
+        # A checkpoint left by an earlier run in this folder must not be resumed as this one's.
+        with contextlib.suppress(FileNotFoundError):
+            (out_dir / "checkpoint.npz").unlink()
         _write_json(out_dir / "run.json", {**cfg, "finished": False})
 
     Xs_fit = p.x_scaler.transform(p.X_fit)
