@@ -99,8 +99,17 @@ def check_array(
         if dtype is None:
             pass
         else:
-            # Find the first cell that is not a number, to name it.
-            if arr.ndim >= 1 and arr.size:
+            try:  # the common case, numbers held as objects or text: one fast conversion
+                with np.errstate(over="ignore"):
+                    converted = np.asarray(arr, dtype=np.float64) if arr.ndim else None
+            except (TypeError, ValueError, OverflowError):
+                converted = None
+            if converted is not None and arr.dtype == object and np.equal(arr, None).any():
+                converted = None  # NumPy reads None as NaN; name it as what it is
+            if converted is not None:
+                arr = converted
+            # Otherwise find the first cell that is not a number, to name it.
+            elif arr.ndim >= 1 and arr.size:
                 for index in np.ndindex(arr.shape):
                     cell = arr[index]
                     try:
