@@ -503,3 +503,14 @@ def test_cli_refuses_an_armed_model_file_in_one_line_without_running_it(tmp_path
 def test_a_folder_is_not_a_model_file(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a folder, not a model file"):
         ns.load(tmp_path)
+
+
+def test_newer_version_is_named_even_when_its_arrays_are_unreadable_to_us(model_file, tmp_path):
+    src, _, _ = model_file
+    members = _members(src)
+    meta = _meta(src)
+    meta["format_version"] = FORMAT_VERSION + 1
+    members["__meta__"] = _meta_bytes(meta)
+    members["W0"] = _npy_bytes(np.zeros(3, dtype="U4"))  # say a future version stored names here
+    with pytest.raises(ModelFileError, match="newer ninestep"):
+        ns.load(_write_zip(tmp_path / "future.npz", members))

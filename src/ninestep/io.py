@@ -269,7 +269,9 @@ def _read(path) -> tuple[dict, dict[str, np.ndarray]]:
 
     The archive is taken apart with :mod:`zipfile` and each member's ``.npy``
     header is checked before its data is read, so nothing in the file can
-    make NumPy unpickle, allocate more than the file holds, or run code.
+    make NumPy unpickle, allocate more than the file holds, or run code. The
+    description is read first, so a file from a newer ninestep is named as
+    such even if its arrays have changed.
     """
     path = Path(path)
     if path.is_dir():
@@ -281,18 +283,31 @@ def _read(path) -> tuple[dict, dict[str, np.ndarray]]:
         if not zipfile.is_zipfile(path):
             raise _fail(path, _sniff(path))
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
+            members = archive.infolist()
+            for info in members:
                 if not info.filename.endswith(".npy") or "/" in info.filename:
                     raise _fail(path, f"holds an unexpected member {info.filename!r}; not a ninestep model file.")
-                arrays[info.filename[:-4]] = _read_member(path, archive, info)
+            described = [info for info in members if info.filename == _META + ".npy"]
+            if not described:
+                raise _fail(path, f"has no ninestep description ({_META}); is it a ninestep model?")
+            meta = _description(path, _read_member(path, archive, described[-1]))
+            for info in members:
+                if info.filename != _META + ".npy":
+                    arrays[info.filename[:-4]] = _read_member(path, archive, info)
     except (ModelFileError, PermissionError):
         raise
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, NotImplementedError,
             RuntimeError, MemoryError, OverflowError) as exc:
         raise _fail(path, f"is truncated or corrupted and cannot be read ({type(exc).__name__}: {exc}).") from None
-    if _META not in arrays:
-        raise _fail(path, f"has no ninestep description ({_META}); is it a ninestep model?")
-    raw = arrays.pop(_META)
+    for name, arr in arrays.items():
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise _fail(path, f"holds NaN or infinity in array {name!r}; a ninestep file never does, "
+                              "so it is corrupted.")
+    return meta, arrays
+
+
+def _description(path, raw: np.ndarray) -> dict:
+    """The JSON description, checked to be a ninestep one of a format version we can read."""
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise _fail(path, "has a malformed description.")
     try:
@@ -307,11 +322,7 @@ def _read(path) -> tuple[dict, dict[str, np.ndarray]]:
     if version > FORMAT_VERSION:
         raise _fail(path, f"was written by a newer ninestep (format version {version}; this one reads up "
                           f"to {FORMAT_VERSION}). Upgrade ninestep to load it.")
-    for name, arr in arrays.items():
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise _fail(path, f"holds NaN or infinity in array {name!r}; a ninestep file never does, "
-                              "so it is corrupted.")
-    return meta, arrays
+    return meta
 
 
 def _names(path, meta: dict, key: str, length: int | None) -> list | None:
