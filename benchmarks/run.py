@@ -104,113 +104,143 @@ def test_mse(pred: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean((np.asarray(pred, dtype=np.float64) - Y) ** 2))
 
 
+# ---------------------------------------------------------------------- each system in a fresh process
+def in_subprocess(worker: str, *args) -> dict:
+    """Run ``run.py --worker worker args...`` in a fresh Python and return its JSON result.
+
+    Every system gets its own process so that none inherits another's
+    imports, thread pools or allocator state: the article's algorithm, for
+    one, allocates a new 7,000-row array for every intermediate, and how
+    much that costs depends on what the process allocated and freed before
+    (in a process that had just run scikit-learn it ran 2.5x faster than on
+    its own). Alone is how each program runs for its users.
+    """
+    out = subprocess.run([sys.executable, __file__, "--worker", worker, *map(str, args)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"worker {worker} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 # ---------------------------------------------------------------------- 1. seed task
-def bench_seed(epochs: int, repeats: int) -> dict:
-    import torch
-    from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
-    from sklearn.neural_network import MLPRegressor
+SEED_SYSTEMS = {
+    "seed-ninestep": "ninestep (Glorot init, as scikit-learn)",
+    "seed-ninestep-he": "ninestep (default He init)",
+    "seed-sklearn": "scikit-learn MLPRegressor",
+    "seed-torch": "PyTorch (2 threads)",
+}
 
+
+def seed_worker(system: str, epochs: int, repeats: int) -> dict:
+    """Train the seed task ``repeats`` times with ``system``; the best time and the test MSE."""
     Xtr, Ytr, Xte, Yte = arithmetic_data()
-    steps = epochs * -(-len(Xtr) // 64)
-    results = {}
+    if system.startswith("seed-ninestep"):
+        init = "glorot_uniform" if system == "seed-ninestep" else None
 
-    def run_ninestep():
-        net = ns.Network([2, 64, 64, 3], seed=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ns.ConvergenceWarning)
-            net.fit(Xtr, Ytr, optimizer=ns.Adam(lr=1e-3), epochs=epochs, batch_size=64, seed=0)
-        return net.predict(Xte)
+        def train():
+            net = ns.Network([2, 64, 64, 3], init=init, seed=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ns.ConvergenceWarning)
+                net.fit(Xtr, Ytr, optimizer=ns.Adam(lr=1e-3), epochs=epochs, batch_size=64, seed=0)
+            return net.predict(Xte)
+    elif system == "seed-sklearn":
+        from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
 
-    def run_sklearn():
-        model = MLPRegressor(hidden_layer_sizes=(64, 64), solver="adam", learning_rate_init=1e-3, alpha=0.0,
-                             batch_size=64, shuffle=True, max_iter=epochs, tol=0.0,
-                             n_iter_no_change=10**9, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SkConvergenceWarning)
-            model.fit(Xtr, Ytr)
-        return model.predict(Xte)
-
-    def run_torch():
+        def train():
+            model = MLPRegressor(hidden_layer_sizes=(64, 64), solver="adam", learning_rate_init=1e-3,
+                                 alpha=0.0, batch_size=64, shuffle=True, max_iter=epochs, tol=0.0,
+                                 n_iter_no_change=10**9, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SkConvergenceWarning)
+                model.fit(Xtr, Ytr)
+            return model.predict(Xte)
+    else:
+        import torch
         torch.set_num_threads(2)
-        torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
-                                    torch.nn.ReLU(), torch.nn.Linear(64, 3)).double()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        X, Y = torch.from_numpy(Xtr), torch.from_numpy(Ytr)
-        gen = torch.Generator().manual_seed(0)
-        for _ in range(epochs):
-            order = torch.randperm(len(X), generator=gen)
-            for start in range(0, len(X), 64):
-                idx = order[start:start + 64]
-                opt.zero_grad()
-                loss = 0.5 * ((model(X[idx]) - Y[idx]) ** 2).sum(dim=1).mean()
-                loss.backward()
-                opt.step()
-        with torch.no_grad():
-            return model(torch.from_numpy(Xte)).numpy()
 
-    for name, fn in (("ninestep", run_ninestep), ("scikit-learn MLPRegressor", run_sklearn),
-                     ("PyTorch (2 threads)", run_torch)):
-        pred = {}
+        def train():
+            torch.manual_seed(0)
+            model = torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
+                                        torch.nn.ReLU(), torch.nn.Linear(64, 3)).double()
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            X, Y = torch.from_numpy(Xtr), torch.from_numpy(Ytr)
+            gen = torch.Generator().manual_seed(0)
+            for _ in range(epochs):
+                order = torch.randperm(len(X), generator=gen)
+                for start in range(0, len(X), 64):
+                    idx = order[start:start + 64]
+                    opt.zero_grad()
+                    loss = 0.5 * ((model(X[idx]) - Y[idx]) ** 2).sum(dim=1).mean()
+                    loss.backward()
+                    opt.step()
+            with torch.no_grad():
+                return model(torch.from_numpy(Xte)).numpy()
+    pred = {}
+    seconds = best_time(lambda: pred.update(y=train()), repeats)
+    return {"seconds": seconds, "test_mse": test_mse(pred["y"], Yte)}
 
-        def timed():
-            pred["y"] = fn()
 
-        seconds = best_time(timed, repeats)
-        results[name] = {"seconds": seconds, "us_per_step": seconds / steps * 1e6,
-                         "test_mse": test_mse(pred["y"], Yte)}
-    base = results["ninestep"]["seconds"]
-    rows = [[name, f"{r['seconds']:.3f} s", f"{r['us_per_step']:.0f} us", f"{r['seconds'] / base:.1f}x",
-             f"{r['test_mse']:.2e}"] for name, r in results.items()]
+def bench_seed(epochs: int, repeats: int) -> dict:
+    steps = epochs * -(-7_000 // 64)
+    results = {label: in_subprocess(system, epochs, repeats) for system, label in SEED_SYSTEMS.items()}
+    base = results[SEED_SYSTEMS["seed-ninestep"]]["seconds"]
+    rows = [[label, f"{r['seconds']:.3f} s", f"{r['seconds'] / steps * 1e6:.0f} us",
+             f"{r['seconds'] / base:.1f}x", f"{r['test_mse']:.2e}"] for label, r in results.items()]
     print(f"\n1. Seed task: [2, 64, 64, 3] ReLU, Adam lr 1e-3, batch 64, float64, {epochs} epochs "
-          f"({steps} steps), best of {repeats}")
+          f"({steps} steps), best of {repeats}, each system in its own process")
     print(table(rows, ["system", "time", "per step", "vs ninestep", "test MSE (std. units)"]))
     return results
 
 
 # ---------------------------------------------------------------------- 2. the article's set-up
-def bench_article(epochs: int, repeats: int) -> dict:
+ARTICLE_SYSTEMS = {"article-reference": "article's algorithm (re-implemented)", "article-ninestep": "ninestep"}
+
+
+def article_worker(system: str, epochs: int, repeats: int) -> dict:
+    """Full-batch GD from the article's initial weights; the best time per epoch and the loss curve."""
     import article_reference as ref
 
     Xtr, Ytr, _, _ = arithmetic_data()
     article_net = ref.build((2, 4, 4, 3), seed=42)
-    net = ns.Network([2, 4, 4, 3], seed=0)
-    # The same initial weights: the article's W (out, in) is our W.T, its b (out, 1) our b.
-    net.set_weights([(layer.W.T, layer.b.ravel()) for layer in article_net])
-    start_weights = [(layer.W.copy(), layer.b.copy()) for layer in article_net]
-    XT, YT = Xtr.T.copy(), Ytr.T.copy()  # the article's one-sample-per-column arrays
+    if system == "article-reference":
+        XT, YT = Xtr.T.copy(), Ytr.T.copy()  # the article's one-sample-per-column arrays
+        start_weights = [(layer.W.copy(), layer.b.copy()) for layer in article_net]
 
-    def run_article():
-        for layer, (W, b) in zip(article_net, start_weights):
-            layer.W, layer.b = W.copy(), b.copy()
-        return ref.train(XT, YT, article_net, lr=0.01, epochs=epochs)
+        def train():
+            for layer, (W, b) in zip(article_net, start_weights):
+                layer.W, layer.b = W.copy(), b.copy()
+            return ref.train(XT, YT, article_net, lr=0.01, epochs=epochs)
+    else:
+        net = ns.Network([2, 4, 4, 3], seed=0)
+        # The same initial weights: the article's W (out, in) is our W.T, its b (out, 1) our b.
+        net.set_weights([(layer.W.T, layer.b.ravel()) for layer in article_net])
+        start_params = net.params.copy()
 
-    start_params = net.params.copy()
+        def train():
+            net.params[...] = start_params
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ns.ConvergenceWarning)
+                return net.fit(Xtr, Ytr, optimizer=ns.SGD(lr=0.01), epochs=epochs, batch_size=None).loss
+    curve = {}
+    seconds = best_time(lambda: curve.update(loss=train()), repeats)
+    return {"ms_per_epoch": seconds / epochs * 1e3, "loss": curve["loss"]}
 
-    def run_ninestep():
-        net.params[...] = start_params
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ns.ConvergenceWarning)
-            return net.fit(Xtr, Ytr, optimizer=ns.SGD(lr=0.01), epochs=epochs, batch_size=None).loss
 
-    times = {"article re-implementation": float("inf"), "ninestep": float("inf")}
-    losses = {}
-    for _ in range(repeats):  # interleaved, so both see the same machine load
-        for name, fn in (("article re-implementation", run_article), ("ninestep", run_ninestep)):
-            start = time.perf_counter()
-            losses[name] = fn()
-            times[name] = min(times[name], time.perf_counter() - start)
+def bench_article(epochs: int, repeats: int) -> dict:
+    labels = ARTICLE_SYSTEMS
+    res = {label: in_subprocess(system, epochs, repeats) for system, label in labels.items()}
+    ref_curve, our_curve = res[labels["article-reference"]]["loss"], res["ninestep"]["loss"]
     # Same algorithm, same start: the per-epoch losses agree to round-off.
-    diff = max(abs(a - b) / abs(a) for a, b in zip(losses["article re-implementation"], losses["ninestep"]))
-    base = times["ninestep"]
-    rows = [[name, f"{t / epochs * 1e3:.3f} ms", f"{t / base:.1f}x", f"{losses[name][-1]:.6f}",
-             f"{t / epochs * 1e6 / 60:.1f} min"] for name, t in times.items()]
+    diff = max(abs(a - b) / abs(a) for a, b in zip(ref_curve, our_curve))
+    base = res["ninestep"]["ms_per_epoch"]
+    rows = [[label, f"{r['ms_per_epoch']:.3f} ms", f"{r['ms_per_epoch'] / base:.1f}x", f"{r['loss'][-1]:.6f}",
+             f"{r['ms_per_epoch'] * 1e6 / 1e3 / 60:.1f} min"] for label, r in res.items()]
     print(f"\n2. The article's set-up: [2, 4, 4, 3], full-batch GD lr 0.01 on 7,000 points, {epochs} epochs, "
-          f"best of {repeats}")
-    print(table(rows, ["system", "per epoch", "vs ninestep", f"loss at epoch {epochs}",
-                       "1,000,000 epochs"]))
+          f"best of {repeats}, each in its own process")
+    print(table(rows, ["system", "per epoch", "vs ninestep", f"loss at epoch {epochs}", "1,000,000 epochs"]))
     print(f"   largest relative difference between the two loss curves: {diff:.1e}")
-    return {"ms_per_epoch": {k: v / epochs * 1e3 for k, v in times.items()}, "max_rel_loss_diff": diff}
+    return {"ms_per_epoch": {k: v["ms_per_epoch"] for k, v in res.items()}, "max_rel_loss_diff": diff}
 
 
 # ---------------------------------------------------------------------- 3-4. large MLP, each system in its own process
@@ -319,11 +349,7 @@ def bench_large(repeats: int) -> dict:
     results = {}
     for system, label in (("ninestep", "ninestep"), ("torch", "PyTorch (2 threads)"),
                           ("sklearn", "scikit-learn MLPClassifier")):
-        runs = []
-        for _ in range(repeats if system != "sklearn" else 1):
-            out = subprocess.run([sys.executable, __file__, "--worker", system], capture_output=True,
-                                 text=True, check=True)
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        runs = [in_subprocess(f"large-{system}") for _ in range(repeats if system != "sklearn" else 1)]
         best = max(runs, key=lambda r: r["samples_per_s"])
         best["rss_peak_mb"] = max(r["rss_peak_mb"] for r in runs)
         results[label] = best
@@ -431,16 +457,16 @@ def bench_scaling(quick: bool) -> dict:
 def summary(res: dict) -> None:
     rows = []
     if "seed" in res:
-        r = res["seed"]
-        ns_s = r["ninestep"]["seconds"]
-        sk, pt = r["scikit-learn MLPRegressor"], r["PyTorch (2 threads)"]
-        rows += [["1 seed: faster than scikit-learn", ">= 4x", f"{sk['seconds'] / ns_s:.1f}x"],
-                 ["1 seed: faster than PyTorch", ">= 8x", f"{pt['seconds'] / ns_s:.1f}x"],
-                 ["1 seed: test MSE vs scikit-learn", "<= 1x", f"{r['ninestep']['test_mse'] / sk['test_mse']:.2f}x"]]
+        r = {system: res["seed"][label] for system, label in SEED_SYSTEMS.items()}
+        ours, sk, pt = r["seed-ninestep"], r["seed-sklearn"], r["seed-torch"]
+        rows += [["1 seed: faster than scikit-learn", ">= 4x", f"{sk['seconds'] / ours['seconds']:.1f}x"],
+                 ["1 seed: faster than PyTorch", ">= 8x", f"{pt['seconds'] / ours['seconds']:.1f}x"],
+                 ["1 seed: test MSE / scikit-learn's", "<= 1x", f"{ours['test_mse'] / sk['test_mse']:.2f}x"],
+                 ["  (default He init)", "", f"{r['seed-ninestep-he']['test_mse'] / sk['test_mse']:.2f}x"]]
     if "article" in res:
         m = res["article"]["ms_per_epoch"]
-        rows.append(["2 article: faster than its algorithm", ">= 3x",
-                     f"{m['article re-implementation'] / m['ninestep']:.1f}x"])
+        ratio = m[ARTICLE_SYSTEMS["article-reference"]] / m[ARTICLE_SYSTEMS["article-ninestep"]]
+        rows.append(["2 article: faster than its algorithm", ">= 3x", f"{ratio:.1f}x"])
     if "large" in res:
         s = res["large"]["systems"]
         n9 = s["ninestep"]
@@ -459,10 +485,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs and sizes (about a minute)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
-    parser.add_argument("--worker", choices=("ninestep", "torch", "sklearn"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("worker_args", nargs="*", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(large_worker(args.worker)))
+        kind, system = args.worker.split("-", 1)
+        worker = {"seed": seed_worker, "article": article_worker, "large": large_worker}[kind]
+        result = worker(system, *args.worker_args) if kind == "large" else worker(args.worker, *args.worker_args)
+        print(json.dumps(result))
         return
     try:
         import matplotlib, sklearn, threadpoolctl, torch  # noqa: F401, E401
