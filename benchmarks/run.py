@@ -84,7 +84,9 @@ def environment() -> dict:
             info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    info["blas"] = [{k: pool.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+    # NumPy's own BLAS is the one ninestep uses; scikit-learn (SciPy) and torch may load others.
+    info["blas"] = [{**{k: pool.get(k) for k in ("internal_api", "version", "architecture", "num_threads")},
+                     "library": Path(pool["filepath"]).parent.name}
                     for pool in threadpool_info() if pool.get("user_api") == "blas"]
     info["env"] = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
     return info
@@ -376,12 +378,16 @@ def bench_large(repeats: int) -> dict:
 
 
 # ---------------------------------------------------------------------- 5. scaling
-def epoch_seconds(net, X, Y, optimizer, batch_size, epochs: int, repeats: int) -> float:
+def epoch_seconds(net, X, Y, optimizer, batch_size, min_seconds: float = 0.25, repeats: int = 3) -> float:
+    """Best time per epoch of ``net.fit``, over enough epochs to take ``min_seconds`` per repeat."""
+    def train(epochs):
+        net.fit(X, Y, optimizer=optimizer, epochs=epochs, batch_size=batch_size, seed=0)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ns.ConvergenceWarning)
-        net.fit(X, Y, optimizer=optimizer, epochs=1, batch_size=batch_size, seed=0)  # warm-up
-        return best_time(lambda: net.fit(X, Y, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-                                         seed=0), repeats) / epochs
+        once = best_time(lambda: train(1), 1)  # also the warm-up
+        epochs = max(1, int(min_seconds / once))
+        return min(once, best_time(lambda: train(epochs), repeats) / epochs)
 
 
 def bench_scaling(quick: bool) -> dict:
@@ -399,19 +405,22 @@ def bench_scaling(quick: bool) -> dict:
         X, Y = ns.StandardScaler().fit_transform(X), ns.StandardScaler().fit_transform(y)
         seed_net = ns.Network([2, 64, 64, 3], seed=0)
         by_samples["seed net [2, 64, 64, 3], Adam, batch 64"].append(
-            epoch_seconds(seed_net, X, Y, ns.Adam(1e-3), 64, 1, 2))
+            epoch_seconds(seed_net, X, Y, ns.Adam(1e-3), 64, repeats=1 if n > 100_000 else 3))
         article_net = ns.Network([2, 4, 4, 3], seed=0)
         by_samples["article net [2, 4, 4, 3], full-batch GD"].append(
-            epoch_seconds(article_net, X, Y, ns.SGD(0.01), None, max(3, 3_000_000 // n), 2))
+            epoch_seconds(article_net, X, Y, ns.SGD(0.01), None))
     Xtr, Ytr, _, _ = arithmetic_data()
     steps = -(-len(Xtr) // 64)
     per_step, flops = [], []
     for w in widths:
         net = ns.Network([2, w, w, 3], seed=0)
-        per_step.append(epoch_seconds(net, Xtr, Ytr, ns.Adam(1e-3), 64, 1, 2) / steps)
+        per_step.append(epoch_seconds(net, Xtr, Ytr, ns.Adam(1e-3), 64, repeats=2) / steps)
         flops.append(6 * 64 * net.n_params)  # forward + backward + weight gradients, per step
-    # Time per step = fixed overhead + FLOPs / rate: least squares on the measurements.
-    coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(widths)), flops]), np.array(per_step), rcond=None)
+    # Time per step = fixed overhead + FLOPs / rate: least squares on the relative errors,
+    # so that the small widths (the overhead) weigh as much as the large ones.
+    t = np.array(per_step)
+    coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(widths)), flops]) / t[:, None], np.ones(len(t)),
+                               rcond=None)
     overhead, rate = coef[0], 1 / coef[1] if coef[1] > 0 else float("inf")
 
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -433,6 +442,10 @@ def bench_scaling(quick: bool) -> dict:
     ax.loglog(ws, np.full(len(ws), overhead * 1e6), "--", label=f"fixed overhead {overhead * 1e6:.0f} us")
     ax.loglog(ws, np.array(flops) / rate * 1e6, ":",
               label=f"FLOPs at {rate / 1e9:.0f} GFLOP/s (6 x params x batch)")
+    ax.loglog(ws, (overhead + np.array(flops) / rate) * 1e6, "-", color="grey", alpha=0.5,
+              label="overhead + FLOPs (the fit)")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ws, [str(w) for w in ws])
     ax.set_xlabel("hidden width w of [2, w, w, 3] (batch 64, Adam, float64)")
     ax.set_ylabel("time per step (us)")
     ax.set_title("Where the time goes: per-step overhead, then FLOPs")
@@ -504,7 +517,7 @@ def main() -> None:
     print(f"CPU: {env['cpu']}, {env['cores']} cores")
     for pool in env["blas"]:
         print(f"BLAS: {pool['internal_api']} {pool['version']}, kernel {pool['architecture']}, "
-              f"{pool['num_threads']} threads")
+              f"{pool['num_threads']} threads ({pool['library']})")
     if env["env"]:
         print("environment: " + ", ".join(f"{k}={v}" for k, v in env["env"].items()))
     sections = args.only or SECTIONS
