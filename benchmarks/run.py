@@ -460,7 +460,8 @@ def bench_scaling(quick: bool) -> dict:
         ax.loglog(sizes, secs[0] * 1e3 * np.array(sizes) / sizes[0], ":", color="grey")
     ax.set_xlabel("training samples")
     ax.set_ylabel("time per epoch (ms)")
-    ax.set_title("ninestep: time per epoch grows linearly with the data\n(dotted: exactly linear)")
+    ax.set_title("ninestep: time per epoch against the data (dotted: exactly linear)\n"
+                 "full batch: above ~50k rows its arrays no longer fit the L2 cache", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -498,6 +499,21 @@ def bench_scaling(quick: bool) -> dict:
 
 
 # ---------------------------------------------------------------------- main
+class Tee:
+    """Write to several streams at once."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for stream in self.streams:
+            stream.write(text)
+
+    def flush(self):
+        for stream in self.streams:
+            stream.flush()
+
+
 def summary(res: dict) -> None:
     rows = []
     if "seed" in res:
@@ -542,6 +558,10 @@ def main() -> None:
         import matplotlib, sklearn, threadpoolctl, torch  # noqa: F401, E401
     except ImportError as exc:
         sys.exit(f"benchmarks/run.py needs {exc.name}: pip install -e '.[bench]'")
+    RESULTS.mkdir(exist_ok=True)
+    report = open(RESULTS / ("results_quick.txt" if args.quick else "results.txt"), "w")
+    sys.stdout = Tee(sys.stdout, report)  # the printed tables also go to results/results.txt
+    print("$ python benchmarks/run.py " + " ".join(sys.argv[1:]))
     env = environment()
     print(f"ninestep {env['ninestep']}, NumPy {env['numpy']}, Python {env['python']}, "
           f"torch {torch.__version__}, scikit-learn {sklearn.__version__}")
@@ -556,7 +576,7 @@ def main() -> None:
     res = {}
     t0 = time.perf_counter()
     if "seed" in sections:
-        res["seed"] = bench_seed(epochs=10 if quick else 100, repeats=2 if quick else 3)
+        res["seed"] = bench_seed(epochs=10 if quick else 100, repeats=2 if quick else 5)
     if "article" in sections:
         res["article"] = bench_article(epochs=300 if quick else 3000, repeats=3 if quick else 5)
     if "large" in sections:
