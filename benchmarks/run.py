@@ -465,7 +465,8 @@ def bench_scaling(quick: bool) -> dict:
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(RESULTS / "scaling_samples.png", dpi=120)
+    suffix = "_quick" if quick else ""  # a quick run does not overwrite the full run's plots
+    fig.savefig(RESULTS / f"scaling_samples{suffix}.png", dpi=120)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -484,10 +485,10 @@ def bench_scaling(quick: bool) -> dict:
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(RESULTS / "scaling_width.png", dpi=120)
+    fig.savefig(RESULTS / f"scaling_width{suffix}.png", dpi=120)
     plt.close(fig)
 
-    print("\n5. Scaling (plots: benchmarks/results/scaling_samples.png, scaling_width.png)")
+    print(f"\n5. Scaling (plots: benchmarks/results/scaling_samples{suffix}.png, scaling_width{suffix}.png)")
     rows = [[f"{n:,}"] + [f"{by_samples[k][i] * 1e3:.1f} ms" for k in by_samples] for i, n in enumerate(sizes)]
     print(table(rows, ["samples", "seed net, Adam, batch 64", "article net, full batch"]))
     rows = [[w, f"{p * 1e6:.0f} us", f"{f / 1e6:.2f}", f"{f / p / 1e9:.1f}"]
