@@ -560,7 +560,9 @@ def main() -> None:
     except ImportError as exc:
         sys.exit(f"benchmarks/run.py needs {exc.name}: pip install -e '.[bench]'")
     RESULTS.mkdir(exist_ok=True)
-    report = open(RESULTS / ("results_quick.txt" if args.quick else "results.txt"), "w")
+    # Only a full run of every section writes results.txt / results.json.
+    name = "results" + ("_quick" if args.quick else "") + ("_only" if args.only else "")
+    report = open(RESULTS / f"{name}.txt", "w")
     sys.stdout = Tee(sys.stdout, report)  # the printed tables also go to results/results.txt
     print("$ python benchmarks/run.py " + " ".join(sys.argv[1:]))
     env = environment()
@@ -586,7 +588,7 @@ def main() -> None:
         res["scaling"] = bench_scaling(quick)
     summary(res)
     RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / ("results_quick.json" if quick else "results.json"), "w") as f:
+    with open(RESULTS / f"{name}.json", "w") as f:
         json.dump({"environment": env, "command": " ".join(sys.argv), **res}, f, indent=1, default=float)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; results in {RESULTS.relative_to(HERE.parent)}/")
 
