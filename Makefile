@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with Python 3.10+:
-#   make demo   - the nine steps on the built-in data (sets up .venv first)
-#   make test   - the whole test-suite, reference libraries included
+#   make demo     - `ninestep train`: the nine steps on the built-in data (sets up .venv first)
+#   make test     - the whole test-suite, reference libraries included
+#   make example  - examples/nine_steps.py: the article's set-up beside a good one, through the API
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,9 +9,10 @@ BIN    := $(VENV)/bin
 .PHONY: demo test example bench clean
 
 demo: $(VENV)/.core
-	$(BIN)/python examples/nine_steps.py
+	$(BIN)/ninestep train
 
-example: demo
+example: $(VENV)/.core
+	$(BIN)/python examples/nine_steps.py
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest -q
