@@ -378,3 +378,17 @@ def test_get_set_weights_and_copy():
 def test_repr_names_the_architecture():
     assert repr(ns.Network([2, 4, 3], seed=0)) == (
         "Network([2, 4, 3], activation='relu', output_activation='linear', dtype=float64)")
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy", "copy"])
+def test_copies_keep_layers_as_views_of_their_own_params(how):
+    import copy
+    import pickle
+
+    net = ns.Network([2, 3, 1], seed=0)
+    other = {"pickle": lambda n: pickle.loads(pickle.dumps(n)), "deepcopy": copy.deepcopy,
+             "copy": lambda n: n.copy()}[how](net)
+    np.testing.assert_array_equal(other.params, net.params)
+    other.params[...] = 0.0  # what an optimiser step does
+    assert all(np.all(layer.W == 0) and np.all(layer.b == 0) for layer in other.layers)
+    assert np.any(net.layers[0].W != 0)  # the original is untouched

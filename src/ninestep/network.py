@@ -262,13 +262,16 @@ class Network:
         # The scratch arrays are a cache, not state: copies and pickles start without them.
         return {**self.__dict__, "_work": {}}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # Pickle and deepcopy restore each layer's W and b as arrays of their
+        # own; point them back into the flat vector so training updates them.
+        for layer, (W, b) in zip(self.layers, self._views(self.params)):
+            layer._W, layer._b = W, b
+
     def copy(self) -> "Network":
         """An independent copy with the same weights."""
-        other = copy.deepcopy(self)
-        # deepcopy copies each view on its own; point the layers back into the new flat vector.
-        for layer, (W, b) in zip(other.layers, other._views(other.params)):
-            layer._W, layer._b = W, b
-        return other
+        return copy.deepcopy(self)
 
     # ------------------------------------------------------------------ step 6
     def _check_X(self, X: Any) -> np.ndarray:
