@@ -254,3 +254,14 @@ def test_split_rejects_mismatched_rows():
     X, _ = _data(10)
     with pytest.raises(ValueError, match="rows"):
         ns.train_test_split(X, np.zeros(9))
+
+
+def test_stratified_split_keeps_every_class_in_training_when_there_is_room():
+    # Class 1 and class 2 have one row each: both must stay in the training set,
+    # the test rows come from class 0, which has rows to spare.
+    y = np.array([0, 0, 0, 0, 0, 1, 2])
+    X = np.arange(7.0).reshape(-1, 1)
+    for seed in range(5):
+        _, _, y_train, y_test = ns.train_test_split(X, y, test_size=0.5, seed=seed, stratify=y)
+        assert len(y_test) == 4
+        assert set(y_train.tolist()) == {0, 1, 2}

@@ -152,12 +152,14 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.3, shuffle: bool = Tru
         counts = np.bincount(inverse)
         # Each class gets its share n_test * count / n of the test rows, rounded
         # so that the shares add up to exactly n_test: the rows still missing
-        # after rounding down go to the largest remainders, preferring classes
-        # that then still keep a row for training.
+        # after rounding down go, one at a time, to the class furthest below
+        # its quota among those that would still keep a row for training.
         quota = n_test * counts / n
         shares = np.floor(quota).astype(np.int64)
-        keeps_a_row = shares + 1 < counts
-        shares[np.lexsort((shares - quota, ~keeps_a_row))[:n_test - shares.sum()]] += 1
+        for _ in range(n_test - int(shares.sum())):
+            room = shares + 1 < counts
+            candidates = room if room.any() else shares < counts
+            shares[np.argmax(np.where(candidates, quota - shares, -np.inf))] += 1
         test_parts = []
         for k in range(classes.size):
             members = rng.permutation(np.flatnonzero(inverse == k))
