@@ -13,6 +13,7 @@ import pytest
 
 import ninestep
 from ninestep import cli
+from helpers import block_import
 
 FAST = ["--epochs", "4", "--quiet"]
 
@@ -130,16 +131,7 @@ def test_options_reach_the_network(capsys, tmp_path):
 
 
 def test_progress_without_tqdm_prints_plain_lines(capsys, tmp_path, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_tqdm(name, *args, **kwargs):
-        if name == "tqdm" or name.startswith("tqdm."):
-            raise ImportError("No module named 'tqdm'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    block_import(monkeypatch, "tqdm")
     code, stdout, _ = run(capsys, "train", "--data", "sine", "--out", tmp_path / "r", "--epochs", "20")
     assert code == 0
     progress = [line for line in stdout.splitlines() if line.strip().startswith("epoch ")]

@@ -1,6 +1,6 @@
 """Built-in data sets by name."""
 
-import builtins
+from helpers import block_import
 
 import numpy as np
 import pytest
@@ -52,14 +52,7 @@ def test_sklearn_sets(name, n, k):
 
 
 def test_sklearn_missing_names_the_extra(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_sklearn(name, *args, **kwargs):
-        if name == "sklearn" or name.startswith("sklearn."):
-            raise ImportError("No module named 'sklearn'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    block_import(monkeypatch, "sklearn")
     with pytest.raises(ImportError, match=r"pip install 'ninestep\[sklearn\]'"):
         load_dataset("iris")
 

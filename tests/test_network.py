@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import ninestep as ns
+from helpers import central_differences
 
 
 # ---------------------------------------------------------------- structure
@@ -266,17 +267,6 @@ def _targets(output, loss, rng, n, k):
     return rng.normal(size=(n, k))
 
 
-def _central_differences(net, X, y, loss, alpha, eps=1e-6):
-    numeric = np.empty_like(net.params)
-    for i in range(net.params.size):
-        saved = net.params[i]
-        net.params[i] = saved + eps
-        plus = net.loss_and_gradients(X, y, loss=loss, alpha=alpha)[0]
-        net.params[i] = saved - eps
-        minus = net.loss_and_gradients(X, y, loss=loss, alpha=alpha)[0]
-        net.params[i] = saved
-        numeric[i] = (plus - minus) / (2 * eps)
-    return numeric
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.5])
@@ -296,7 +286,7 @@ def test_gradients_match_central_differences(hidden, output, loss, alpha):
     assert min(np.abs(Z).min() for Z in Zs[:-1]) > 1e-4
     _, grads = net.loss_and_gradients(X, y, loss=loss, alpha=alpha)
     analytic = np.concatenate([np.concatenate([dW.ravel(), db]) for dW, db in grads])
-    numeric = _central_differences(net, X, y, loss, alpha)
+    numeric = central_differences(net, X, y, loss, alpha)
     assert np.linalg.norm(numeric) > 1e-3  # the check is not vacuous
     rel = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric))
     assert rel <= 1e-7, f"relative error {rel:.2e}"

@@ -1,6 +1,6 @@
 """The loss-curve PNG."""
 
-import builtins
+from helpers import block_import
 
 import pytest
 
@@ -40,13 +40,6 @@ def test_empty_loss_is_refused(tmp_path):
 
 
 def test_without_matplotlib_names_the_extra(tmp_path, monkeypatch):
-    real_import = builtins.__import__
-
-    def no_mpl(name, *args, **kwargs):
-        if name == "matplotlib" or name.startswith("matplotlib."):
-            raise ImportError("No module named 'matplotlib'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_mpl)
+    block_import(monkeypatch, "matplotlib")
     with pytest.raises(ImportError, match=r"pip install 'ninestep\[plot\]'"):
         plot_loss_curve(tmp_path / "loss.png", [1.0])

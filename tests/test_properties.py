@@ -22,6 +22,7 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import ninestep as ns  # noqa: E402
+from helpers import central_differences  # noqa: E402
 from ninestep.io import ModelFileError  # noqa: E402
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -163,17 +164,6 @@ def classification_problem(draw):
     return net, rng.normal(size=(n, sizes[0])), rng.integers(0, k, size=n), draw(st.floats(0, 1))
 
 
-def _central_differences(net, X, y, loss, alpha, eps=1e-6):
-    numeric = np.empty_like(net.params)
-    for i in range(net.params.size):
-        saved = net.params[i]
-        net.params[i] = saved + eps
-        plus = net.loss_and_gradients(X, y, loss=loss, alpha=alpha)[0]
-        net.params[i] = saved - eps
-        minus = net.loss_and_gradients(X, y, loss=loss, alpha=alpha)[0]
-        net.params[i] = saved
-        numeric[i] = (plus - minus) / (2 * eps)
-    return numeric
 
 
 def _flat(grads):
@@ -185,7 +175,7 @@ def _flat(grads):
 def test_cross_entropy_gradient_matches_central_differences(problem):
     net, X, y, alpha = problem
     _, grads = net.loss_and_gradients(X, y, loss="cross_entropy", alpha=alpha)
-    numeric = _central_differences(net, X, y, "cross_entropy", alpha)
+    numeric = central_differences(net, X, y, "cross_entropy", alpha)
     np.testing.assert_allclose(_flat(grads), numeric, rtol=1e-5, atol=1e-7)
 
 
@@ -196,7 +186,7 @@ def test_mse_gradient_matches_central_differences(net, n, seed, alpha):
     rng = np.random.default_rng(seed)
     X, y = rng.normal(size=(n, net.n_inputs)), rng.normal(size=(n, net.n_outputs))
     _, grads = net.loss_and_gradients(X, y, loss="mse", alpha=alpha)
-    numeric = _central_differences(net, X, y, "mse", alpha)
+    numeric = central_differences(net, X, y, "mse", alpha)
     np.testing.assert_allclose(_flat(grads), numeric, rtol=1e-5, atol=1e-7)
 
 
