@@ -283,44 +283,66 @@ class Network:
             )
         return X
 
-    def _forward(self, X: np.ndarray, work=None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Forward pass keeping what backward needs: ``Zs[l]`` and ``As[l]`` (``As[0] = X``).
-
-        ``work``: the per-layer arrays of :meth:`_scratch` to write into
-        (the training loop); without it every array is new.
-        """
+    def _forward(self, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Forward pass keeping what backward needs: ``Zs[l]`` and ``As[l]`` (``As[0] = X``)."""
         Zs, As = [], [X]
-        for l, layer in enumerate(self.layers):
-            Z, A = layer.forward(As[-1], out=None if work is None else work[l][:2])
+        for layer in self.layers:
+            Z, A = layer.forward(As[-1])
             Zs.append(Z)
             As.append(A)
         return Zs, As
 
-    def _scratch(self, n: int) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], np.ndarray]:
+    def _augmented(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Each layer's ``[W; b]`` as one (N_{l-1} + 1, N_l) view of a flat vector.
+
+        ``b`` is stored right after ``W`` (row-major), so it is the last row
+        of that matrix, and ``[A, 1] [W; b] = A W + b``: with a column of
+        ones after the input, one matrix product also adds the bias, and
+        ``[A, 1]^T dZ = [dW; db]`` gives both gradients at once.
+        """
+        views, start = [], 0
+        for layer in self.layers:
+            size = (layer.n_in + 1) * layer.n_out
+            views.append(flat[start:start + size].reshape(layer.n_in + 1, layer.n_out))
+            start += size
+        return views
+
+    def _scratch(self, n: int) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                                        np.ndarray, list[np.ndarray]]:
         """Work arrays for a batch of ``n`` rows, reused from one training step to the next.
 
-        Returns ``[(Z, A, dZ) for each layer]``, each of shape (n, N_l), and
-        a vector of ``n`` ones. Two measured reasons (``benchmarks/run.py``,
-        the article's [2, 4, 4, 3] net on 7,000 rows):
+        Returns ``[(Z, [A, 1], A, dZ) for each layer]``, where ``Z``, ``A``
+        and ``dZ`` have shape (n, N_l) and ``A`` is a view of ``[A, 1]``
+        without its column of ones; ``[X, 1]`` of shape (n, N_0 + 1) for the
+        inputs; and each layer's ``[W; b]`` (:meth:`_augmented`). Measured
+        reasons (``benchmarks/run.py``):
 
         * Fresh (n, N_l) arrays every step are larger than the allocator's
           mmap threshold, so each step paid page faults that cost more than
-          the arithmetic: about 3x the time per epoch.
+          the arithmetic: about 3x the time per epoch on the article's
+          [2, 4, 4, 3] net and 7,000 rows.
         * They are stored samples-contiguous (``order="F"``), which is the
           article's one-sample-per-column layout in memory. With 4 units
-          and 7,000 samples the bias add and the sum over samples then run
-          along memory instead of across rows of 4 numbers, 6x to 14x
-          faster for those steps. Shapes and maths are unchanged.
+          and 7,000 samples the element-wise steps then run along memory
+          instead of across rows of 4 numbers, 6x to 14x faster for those
+          steps. Shapes and maths are unchanged.
+        * The column of ones is written once, here; the bias then costs no
+          pass of its own (about 10 % of a step of the [2, 64, 64, 3] net).
 
         At most two batch sizes are kept: the batch and the shorter last one.
         """
         work = self._work.get(n)
-        if work is None:
-            if len(self._work) >= 2:
+        if work is None or work[3] is not self.params:
+            if len(self._work) >= 2 or work is not None:
                 self._work.clear()
-            arrays = [tuple(np.empty((n, layer.n_out), dtype=self.dtype, order="F") for _ in range(3))
-                      for layer in self.layers]
-            work = self._work[n] = (arrays, np.ones(n, dtype=self.dtype))
+            arrays = []
+            for layer in self.layers:
+                A1 = np.ones((n, layer.n_out + 1), dtype=self.dtype, order="F")
+                arrays.append((np.empty((n, layer.n_out), dtype=self.dtype, order="F"), A1,
+                               A1[:, :-1], np.empty((n, layer.n_out), dtype=self.dtype, order="F")))
+            # [X, 1] row-major: the batch is copied in row by row.
+            X1 = np.ones((n, self.n_inputs + 1), dtype=self.dtype)
+            work = self._work[n] = (arrays, X1, self._augmented(self.params), self.params)
         return work
 
     def forward(self, X: Any) -> np.ndarray:
@@ -337,25 +359,44 @@ class Network:
 
     # ------------------------------------------------------------------ step 7
     def _loss_and_grad(self, X: np.ndarray, Y: np.ndarray, loss: Loss, alpha: float,
-                       grads: list[tuple[np.ndarray, np.ndarray]]) -> float:
-        """Back-propagation on checked arrays; writes each layer's (dW, db) into ``grads``."""
+                       grads: list) -> float:
+        """Back-propagation on checked arrays; writes each layer's gradients into ``grads``.
+
+        ``grads``: each layer's ``[dW; db]`` (:meth:`_augmented` of a flat
+        gradient vector, what ``fit`` passes), or ``(dW, db)`` pairs.
+        """
+        if isinstance(grads[0], tuple):
+            flat = np.empty_like(self.params)
+            value = self._loss_and_grad(X, Y, loss, alpha, self._augmented(flat))
+            for (dW, db), (fW, fb) in zip(grads, self._views(flat)):
+                dW[...], db[...] = fW, fb
+            return value
         n = X.shape[0]
-        work, ones = self._scratch(n)
-        Zs, As = self._forward(X, work)
-        value, dZ = loss.value_and_dZ(Zs[-1], As[-1], Y, self.layers[-1].activation, out=work[-1][2])
-        for l in range(len(self.layers) - 1, -1, -1):
-            layer, (dW, db) = self.layers[l], grads[l]
-            np.matmul(As[l].T, dZ, out=dW)
-            # db = 1^T dZ, the sum over the samples, as a BLAS matrix-vector
-            # product: about twice as fast as np.sum(dZ, axis=0) here.
-            np.matmul(ones, dZ, out=db)
+        work, X1, Wbs, _ = self._scratch(n)
+        layers = self.layers
+        X1[:, :-1] = X
+        # Forward: Z^l = [A^{l-1}, 1] [W^l; b^l], A^l = sigma_l(Z^l).
+        A1, As = X1, []
+        for layer, Wb, (Z, A1_next, A_buf, _) in zip(layers, Wbs, work):
+            np.matmul(A1, Wb, out=Z)
+            A = layer.activation.forward(Z, out=A_buf)
+            if A is not A_buf and layer is not layers[-1]:  # linear and softmax return their own array
+                A_buf[...] = A
+            As.append(A)
+            A1 = A1_next
+        value, dZ = loss.value_and_dZ(work[-1][0], As[-1], Y, layers[-1].activation, out=work[-1][3])
+        for l in range(len(layers) - 1, -1, -1):
+            # [dW^l; db^l] = [A^{l-1}, 1]^T dZ^l: db^l, the sum of dZ^l over the samples, comes
+            # out of the same matrix product as the last row.
+            np.matmul(X1.T if l == 0 else work[l - 1][1].T, dZ, out=grads[l])
             if alpha:
-                dW += (alpha / n) * layer.W
+                grads[l][:-1] += (alpha / n) * layers[l].W
             if l > 0:
-                dA = np.matmul(dZ, layer.W.T, out=work[l - 1][2])
-                dZ = self.layers[l - 1].activation.backward(Zs[l - 1], As[l], dA, out=dA)
+                Z_prev, dA = work[l - 1][0], work[l - 1][3]
+                np.matmul(dZ, layers[l].W.T, out=dA)
+                dZ = layers[l - 1].activation.backward(Z_prev, As[l - 1], dA, out=dA)
         if alpha:
-            value += 0.5 * alpha / n * sum(float(np.vdot(layer.W, layer.W)) for layer in self.layers)
+            value += 0.5 * alpha / n * sum(float(np.vdot(layer.W, layer.W)) for layer in layers)
         return value
 
     def loss_and_gradients(self, X: Any, y: Any, loss: str | Loss = "mse",
@@ -378,12 +419,11 @@ class Network:
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match.")
         flat = np.empty_like(self.params)
-        grads = self._views(flat)
         with np.errstate(over="ignore", invalid="ignore"):
-            value = self._loss_and_grad(X, Y, loss, alpha, grads)
+            value = self._loss_and_grad(X, Y, loss, alpha, self._augmented(flat))
         if not (np.isfinite(value) and np.isfinite(flat).all()):
             raise overflow_error("the loss or its gradient", X, Y)
-        return value, grads
+        return value, self._views(flat)
 
     def evaluate(self, X: Any, y: Any, loss: str | Loss = "mse") -> float:
         """The mean loss on ``(X, y)`` without the L2 penalty (what a test set reports)."""

@@ -220,7 +220,7 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
             start_epoch = epochs
 
     grad = np.empty_like(net.params)
-    grads = net._views(grad)
+    grads = net._augmented(grad)  # each layer's [dW; db], see Network._augmented
     slices = batch_slices(n, batch_size)
     full_batch = len(slices) == 1
     if full_batch:
