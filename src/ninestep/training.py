@@ -253,7 +253,12 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
                 Xb = np.take(X, idx, axis=0, out=X_buf[:len(idx)], mode="clip")
                 Yb = np.take(Y, idx, axis=0, out=Y_buf[:len(idx)], mode="clip")
             batch_loss = net._loss_and_grad(Xb, Yb, loss_fn, alpha, grads)
-            if not math.isfinite(batch_loss) or not np.isfinite(grad).all():
+            # g . g is finite only if every gradient is (an inf or NaN makes it inf or NaN), and
+            # one BLAS dot costs less than np.isfinite's pass and boolean temporary (60 -> 25 us
+            # on the 269,322 gradients of the large benchmark); the exact test only runs when
+            # the dot is not finite, which a huge but finite gradient can also cause.
+            if not math.isfinite(batch_loss) or not (math.isfinite(np.vdot(grad, grad))
+                                                     or np.isfinite(grad).all()):
                 net.params[...] = snapshot
                 if epoch == start_epoch and s.start == 0:  # no update yet: the data, not the lr
                     raise overflow_error("the loss before the first update", Xb, Yb)
