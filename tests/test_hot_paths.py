@@ -131,4 +131,5 @@ def test_adam_in_chunks_with_subnormal_flushing_follows_the_plain_formula():
         opt.step(p, g_full)
     np.testing.assert_allclose(p[:4], expected, rtol=1e-11)
     tiny = np.finfo(np.float64).tiny
-    assert not ((opt.m != 0) & (np.abs(opt.m) < tiny)).any(), "a subnormal moment was left"
+    for moment in (opt.m_sum, opt.v_sum):
+        assert not ((moment != 0) & (np.abs(moment) < tiny)).any(), "a subnormal moment was left"

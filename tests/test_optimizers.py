@@ -97,7 +97,7 @@ def test_float32_parameters_stay_float32(opt):
         assert p.dtype == np.float32
     np.testing.assert_allclose(p, p64, rtol=1e-5, atol=1e-6)
     state = opt.state_dict()
-    for key in ("velocity", "m", "v"):
+    for key in ("velocity", "m_sum", "v_sum"):
         if key in state:
             assert state[key].dtype == np.float32
 
@@ -118,6 +118,27 @@ def test_state_dict_round_trip_continues_bit_for_bit():
         for g in grads[3:]:
             c.step(p_b, g)
         assert p_a.tobytes() == p_b.tobytes()
+
+
+def test_adam_loads_the_papers_moments_too():
+    # A state written as the paper's m and v (ninestep 0.1's checkpoints) continues the
+    # same trajectory up to round-off; half a state is refused.
+    grads = _gradients(6)
+    p_a, a = np.linspace(-1, 1, 7), ns.Adam(0.01)
+    for g in grads:
+        a.step(p_a, g)
+    p_b, b = np.linspace(-1, 1, 7), ns.Adam(0.01)
+    for g in grads[:3]:
+        b.step(p_b, g)
+    state = {k: v for k, v in b.state_dict().items() if k not in ("m_sum", "v_sum")}
+    c = ns.Adam(0.01)
+    c.load_state_dict({**state, "m": b.m, "v": b.v})
+    np.testing.assert_allclose(c.m_sum, b.m_sum, rtol=1e-15)
+    for g in grads[3:]:
+        c.step(p_b, g)
+    np.testing.assert_allclose(p_b, p_a, rtol=1e-14)
+    with pytest.raises(ValueError, match="both m_sum and v_sum"):
+        ns.Adam(0.01).load_state_dict({**state, "m_sum": b.m_sum})
 
 
 def test_reset_forgets_the_state():

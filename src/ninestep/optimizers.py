@@ -21,6 +21,8 @@ Adam (Kingma & Ba 2015, Algorithm 1; step ``t`` from 1)::
     m_hat = m / (1 - beta1^t),   v_hat = v / (1 - beta2^t)
     params <- params - lr * m_hat / (sqrt(v_hat) + eps)
 
+(computed in an equivalent form with fewer passes; see :class:`Adam`).
+
 This is ``torch.optim.Adam``'s formula. scikit-learn uses the paper's
 "more efficient" form ``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)``,
 ``params -= lr_t m / (sqrt(v) + eps)``, which puts ``eps`` outside the
@@ -124,10 +126,24 @@ class Adam(Optimizer):
     eps : float > 0, default 1e-8
         Added to ``sqrt(v_hat)``; keeps the step finite when a gradient is 0
         (as it is for every weight of a dead ReLU unit: 0 would give 0/0 = NaN).
+
+    Attributes
+    ----------
+    m, v : ndarray or None
+        The paper's moment estimates (before bias correction), computed
+        from the state below; None before the first step.
+    m_sum, v_sum : ndarray or None
+        The state actually kept: the moments without their ``1 - beta``
+        factors, ``m_sum = m / (1 - beta1)`` and ``v_sum = v / (1 - beta2)``,
+        so that ``m_sum <- beta1 m_sum + g`` and ``v_sum <- beta2 v_sum + g^2``.
+        That saves two of the twelve passes over the parameters per step
+        (about 15 % of the update); the constant factors move into the
+        step size, below.
     """
 
-    #: Elements per chunk of the update; 5 vectors x 32,768 x 8 bytes fit a 2 MB L2 cache.
-    chunk = 32768
+    #: Bytes per vector in a chunk of the update: five vectors of 256 KiB stay
+    #: in a 2 MiB L2 cache (measured best on this project's machines).
+    chunk_bytes = 2**18
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         self.lr = check_positive(lr, "lr")
@@ -138,77 +154,99 @@ class Adam(Optimizer):
 
     def reset(self):
         self.t = 0
-        self.m: np.ndarray | None = None
-        self.v: np.ndarray | None = None
+        self.m_sum: np.ndarray | None = None
+        self.v_sum: np.ndarray | None = None
         self._buf: np.ndarray | None = None
 
+    @property
+    def m(self) -> np.ndarray | None:
+        """The first moment ``m = (1 - beta1) m_sum`` (a new array)."""
+        return None if self.m_sum is None else self.m_sum * (1.0 - self.beta1)
+
+    @property
+    def v(self) -> np.ndarray | None:
+        """The second moment ``v = (1 - beta2) v_sum`` (a new array)."""
+        return None if self.v_sum is None else self.v_sum * (1.0 - self.beta2)
+
     def step(self, params, grad):
-        if self.m is None or self.m.shape != params.shape:
-            self.m, self.v = np.zeros_like(params), np.zeros_like(params)
+        if self.m_sum is None or self.m_sum.shape != params.shape:
+            self.m_sum, self.v_sum = np.zeros_like(params), np.zeros_like(params)
         if self._buf is None or self._buf.shape != params.shape:
             self._buf = np.empty_like(params)
         self.t += 1
-        b1, b2 = self.beta1, self.beta2
-        # lr * m_hat / (sqrt(v_hat) + eps) is, multiplying above and below by
-        # c = sqrt(1 - beta2^t), lr c / (1 - beta1^t) * m / (sqrt(v) + eps c):
-        # the same number without a division pass over v (divisions are
-        # about 3x slower than multiplications on these vectors).
-        c = math.sqrt(1.0 - b2 ** self.t)
-        lr_t, eps_t = float(self.lr) * c / (1.0 - b1 ** self.t), self.eps * c
-        # The twelve passes below run chunk by chunk so that the five vectors
-        # of a chunk (params, grad, m, v, buf) stay in the CPU's L2 cache
-        # instead of streaming from memory on every pass: about 20 % faster
-        # for a 270,000-parameter net. A small net is a single chunk.
-        parts = ([slice(start, start + self.chunk) for start in range(0, params.size, self.chunk)]
-                 if params.ndim == 1 else [...])
-        for part in parts:
-            p, g, m, v, buf = params[part], grad[part], self.m[part], self.v[part], self._buf[part]
-            # In place, with one scratch buffer: no parameter-sized temporaries.
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=buf)
-            m += buf
-            v *= b2
-            np.multiply(g, g, out=buf)
-            buf *= 1.0 - b2
-            v += buf
-            np.sqrt(v, out=buf)
-            buf += eps_t
-            np.divide(m, buf, out=buf)
-            buf *= lr_t
-            p -= buf
-        if self.t % 64 == 0:
+        b1, b2, t = self.beta1, self.beta2, self.t
+        # With m = (1 - b1) m_sum and v = (1 - b2) v_sum, the step
+        # lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t),
+        # is lr_t * m_sum / (sqrt(v_sum) + eps_t) with c = sqrt((1 - b2^t) / (1 - b2)),
+        # lr_t = lr (1 - b1) c / (1 - b1^t) and eps_t = eps c: the same number, without
+        # a pass for each 1 - beta and without dividing by a bias correction.
+        c = math.sqrt((1.0 - b2 ** t) / (1.0 - b2))
+        lr_t, eps_t = float(self.lr) * (1.0 - b1) * c / (1.0 - b1 ** t), self.eps * c
+        if params.ndim != 1:
+            self._update(params, grad, self.m_sum, self.v_sum, self._buf, b1, b2, lr_t, eps_t)
+        else:
+            # Chunk by chunk, so that the five vectors of a chunk stay in the CPU's
+            # L2 cache over the ten passes instead of streaming from memory on
+            # every pass: about 20 % faster for a 270,000-parameter net. A small
+            # net is a single chunk.
+            size = max(1, self.chunk_bytes // params.itemsize)
+            for start in range(0, params.size, size):
+                part = slice(start, start + size)
+                self._update(params[part], grad[part], self.m_sum[part], self.v_sum[part],
+                             self._buf[part], b1, b2, lr_t, eps_t)
+        if t % 64 == 0:
             self._flush_tiny()
+
+    @staticmethod
+    def _update(p, g, m_sum, v_sum, buf, b1, b2, lr_t, eps_t) -> None:
+        """Ten in-place passes, one scratch buffer, no parameter-sized temporaries."""
+        m_sum *= b1                     # m_sum <- b1 m_sum + g
+        m_sum += g
+        v_sum *= b2                     # v_sum <- b2 v_sum + g^2
+        np.square(g, out=buf)           # (np.square: twice as fast as g * g here)
+        v_sum += buf
+        np.sqrt(v_sum, out=buf)         # p <- p - lr_t m_sum / (sqrt(v_sum) + eps_t)
+        buf += eps_t
+        np.divide(m_sum, buf, out=buf)
+        buf *= lr_t
+        p -= buf
 
     def _flush_tiny(self) -> None:
         """Zero the moments that would become subnormal numbers in the next 64 steps.
 
         A unit that never fires (a dead ReLU) has a gradient of exactly 0,
-        so its ``m`` shrinks by ``beta1`` every step and after about 6,700
-        steps (float64; 800 in float32) enters the subnormal range, where
-        the CPU takes ~100x longer per operation: the seed task's steps
-        became 50 % slower late in training. Values below
+        so its ``m_sum`` shrinks by ``beta1`` every step and after about
+        6,700 steps (float64; 800 in float32) enters the subnormal range,
+        where the CPU takes ~100x longer per operation: the seed task's
+        steps became 50 % slower late in training. Values below
         ``tiny / beta^64`` are zeroed every 64 steps, which keeps them out
         of that range. They are below 1e-35 (float32) or 1e-300 (float64):
         zeroing one changes an update by less than 1e-28 or 1e-298, far
         below the round-off of the weights.
         """
-        tiny = float(np.finfo(self.m.dtype).tiny)
-        for moment, beta in ((self.m, self.beta1), (self.v, self.beta2)):
+        tiny = float(np.finfo(self.m_sum.dtype).tiny)
+        for moment, beta in ((self.m_sum, self.beta1), (self.v_sum, self.beta2)):
             limit = tiny / beta ** 64 if beta ** 64 > tiny / 1e-20 else 1e-20
             np.copyto(moment, 0, where=np.abs(moment) < limit)
 
     def state_dict(self):
         state = {"name": "adam", "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
                  "eps": self.eps, "t": self.t}
-        if self.m is not None:
-            state["m"], state["v"] = self.m.copy(), self.v.copy()
+        if self.m_sum is not None:
+            state["m_sum"], state["v_sum"] = self.m_sum.copy(), self.v_sum.copy()
         return state
 
     def load_state_dict(self, state):
         self.lr, self.beta1, self.beta2, self.eps = (float(state[k]) for k in ("lr", "beta1", "beta2", "eps"))
         self.t = int(state["t"])
-        self.m = np.array(state["m"]) if "m" in state else None
-        self.v = np.array(state["v"]) if "v" in state else None
+        self.m_sum = np.array(state["m_sum"]) if "m_sum" in state else None
+        self.v_sum = np.array(state["v_sum"]) if "v_sum" in state else None
+        if self.m_sum is None and "m" in state and "v" in state:
+            # The paper's m and v (as ninestep 0.1 files stored them): equal up to round-off.
+            self.m_sum = np.asarray(state["m"]) / (1.0 - self.beta1)
+            self.v_sum = np.asarray(state["v"]) / (1.0 - self.beta2)
+        if (self.m_sum is None) != (self.v_sum is None):
+            raise ValueError("Adam's state needs both m_sum and v_sum, or neither.")
         self._buf = None
 
     def __repr__(self):
