@@ -652,7 +652,7 @@ def cmd_reproduce(args, out: Out) -> int:
     out(f"The article's set-up: 10,000 points (seed {args.seed}), first 70 % train / last 30 % test (unshuffled), "
         "scalers fitted on the training set,")
     out(f"[2, 4, 4, 3] ReLU/linear, He-initialised W and b, full-batch gradient descent, lr {args.lr:g}, "
-        f"{epochs:,} epochs (the article: 1,000,000; --full runs them).")
+        f"{epochs:,} epochs" + (" (the article: 1,000,000; --full runs them)." if epochs != 1_000_000 else "."))
     net = Network([2, 4, 4, 3], seed=args.seed, bias_init="same")
     report = max(1, epochs // 10)
 
@@ -739,7 +739,8 @@ def cmd_reproduce(args, out: Out) -> int:
         f"{d['test_mae'][worst]:.3f} for the default.")
     out(f"  - progress: the article's loss fell {a['loss_drop_second_half']:.1%} over the second half of its "
         f"{a['epochs']:,} epochs" + (" - it has stalled." if a["loss_drop_second_half"] < 0.01 else
-                                     " - it is still moving; --full runs the article's 1,000,000 epochs."))
+                                     " - it is still falling" + ("; --full runs the article's 1,000,000 epochs."
+                                                                 if a["epochs"] < 1_000_000 else ".")))
     far = [np.subtract(r["cases"][3]["prediction"], r["cases"][3]["truth"]) for r in (a, d)]
     out(f"  - outside the training range, (888, 122) is off by {' '.join(f'{v:+.0f}' for v in far[0])} (article) and "
         f"{' '.join(f'{v:+.0f}' for v in far[1])} (default): a ReLU net continues its last linear pieces, "
