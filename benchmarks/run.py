@@ -305,7 +305,7 @@ def large_worker(system: str) -> dict:
         seconds = time.perf_counter() - start
         rss_trained = rss_mb()
         test_loss = net.evaluate(Xte, yte, loss="cross_entropy")
-        state_bytes = opt.m.nbytes + opt.v.nbytes
+        state_bytes = opt.m_sum.nbytes + opt.v_sum.nbytes
     elif system == "torch":
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(LARGE["n_in"], h), torch.nn.ReLU(), torch.nn.Linear(h, h),

@@ -249,9 +249,10 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
             else:
                 idx = order[s]
                 # mode="clip" (the indices are a permutation, always valid)
-                # spares take's default mode its extra buffered copy.
-                Xb = np.take(X, idx, axis=0, out=X_buf[:len(idx)], mode="clip")
-                Yb = np.take(Y, idx, axis=0, out=Y_buf[:len(idx)], mode="clip")
+                # spares take's default mode its extra buffered copy; the method
+                # skips np.take's Python wrapper (0.5 us a call, 1 % of a seed step).
+                Xb = X.take(idx, axis=0, out=X_buf[:len(idx)], mode="clip")
+                Yb = Y.take(idx, axis=0, out=Y_buf[:len(idx)], mode="clip")
             batch_loss = net._loss_and_grad(Xb, Yb, loss_fn, alpha, grads)
             # g . g is finite only if every gradient is (an inf or NaN makes it inf or NaN), and
             # one BLAS dot costs less than np.isfinite's pass and boolean temporary (60 -> 25 us
