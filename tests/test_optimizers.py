@@ -176,3 +176,19 @@ def test_get_optimizer():
     assert isinstance(opt, ns.Adam) and opt.lr == 0.5
     sgd = ns.SGD(0.1)
     assert get_optimizer(sgd) is sgd
+
+
+def test_adam_on_a_matrix_and_in_chunks_equals_adam_on_one_flat_vector():
+    # The chunked path (several chunks sharing one scratch buffer) and the
+    # unchunked path for arrays that are not flat give the same bits.
+    rng = np.random.default_rng(5)
+    grads = [rng.standard_normal((50, 20)) for _ in range(5)]
+    flat, chunked, matrix = np.ones(1000), np.ones(1000), np.ones((50, 20))
+    one, many, mat = ns.Adam(0.01), ns.Adam(0.01), ns.Adam(0.01)
+    many.chunk_bytes = 8 * 64  # 64 float64 per chunk: 16 chunks, the last one shorter
+    for g in grads:
+        one.step(flat, g.ravel())
+        many.step(chunked, g.ravel())
+        mat.step(matrix, g)
+    assert flat.tobytes() == chunked.tobytes() == matrix.tobytes()
+    assert many._buf.size == 64
