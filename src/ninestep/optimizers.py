@@ -243,12 +243,13 @@ class Adam(Optimizer):
         self.t = int(state["t"])
         self.m_sum = np.array(state["m_sum"]) if "m_sum" in state else None
         self.v_sum = np.array(state["v_sum"]) if "v_sum" in state else None
-        if self.m_sum is None and "m" in state and "v" in state:
+        if "m_sum" not in state and "v_sum" not in state:
             # The paper's m and v (as ninestep 0.1 files stored them): equal up to round-off.
-            self.m_sum = np.asarray(state["m"]) / (1.0 - self.beta1)
-            self.v_sum = np.asarray(state["v"]) / (1.0 - self.beta2)
+            m, v = state.get("m"), state.get("v")
+            self.m_sum = None if m is None else np.asarray(m) / (1.0 - self.beta1)
+            self.v_sum = None if v is None else np.asarray(v) / (1.0 - self.beta2)
         if (self.m_sum is None) != (self.v_sum is None):
-            raise ValueError("Adam's state needs both m_sum and v_sum, or neither.")
+            raise ValueError("Adam's state needs both moments (m_sum and v_sum, or m and v), or neither.")
         self._buf = None
 
     def __repr__(self):
