@@ -49,6 +49,51 @@ def test_huge_learning_rate_stops_at_once_and_restores_the_last_finite_weights(o
     assert f"epoch {len(after_epoch) + 1}" in str(err.value)
 
 
+def test_a_gradient_that_overflows_while_the_loss_is_finite_stops_training_and_restores_the_optimizer():
+    """Weights 1.7e308 into a zero output layer: the loss is finite (50) but dW2 = A^T dZ overflows.
+
+    The poisoned weights are set after epoch 1, so the overflow happens mid-training; it must stop
+    training in epoch 2 and put back the weights *and* Adam's moments of the start of epoch 2.
+    """
+    X, y = np.full((16, 1), 1.7), np.full(16, 10.0)
+    net, opt = ns.Network([1, 1, 1], activation="linear", seed=0), ns.Adam(lr=0.1)
+    start_of_epoch_2 = {}
+
+    def poison(epoch, logs):
+        if epoch == 0:
+            net.set_weights([(np.array([[1e308]]), np.zeros(1)), (np.zeros((1, 1)), np.zeros(1))])
+            start_of_epoch_2.update(params=net.params.copy(), opt=opt.state_dict())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ns.DivergenceError, match="epoch 2.*optimizer's state were restored"):
+            net.fit(X, y, optimizer=opt, epochs=5, batch_size=4, callback=poison)
+    assert np.array_equal(net.params, start_of_epoch_2["params"])
+    saved = start_of_epoch_2["opt"]
+    assert opt.t == saved["t"] == 4
+    assert np.array_equal(opt.m_sum, saved["m_sum"]) and np.array_equal(opt.v_sum, saved["v_sum"])
+    assert np.isfinite(opt.m_sum).all() and np.isfinite(opt.v_sum).all()
+
+
+def test_training_goes_on_after_divergence_with_a_smaller_learning_rate():
+    X, y = _regression()
+    net, opt = ns.Network([1, 16, 1], seed=0), ns.SGD(lr=1e-2, momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ns.ConvergenceWarning)
+        net.fit(X, y, optimizer=opt, epochs=2, batch_size=16, seed=0)
+        before, velocity = net.params.copy(), opt.velocity.copy()
+        opt.lr = 1e6
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with pytest.raises(ns.DivergenceError, match="epoch 1"):
+                net.fit(X, y, optimizer=opt, epochs=50, batch_size=16, seed=0)
+        # The momentum went back with the weights: the huge steps left no trace in either.
+        assert np.array_equal(net.params, before) and np.array_equal(opt.velocity, velocity)
+        opt.lr = 1e-2
+        history = net.fit(X, y, optimizer=opt, epochs=3, batch_size=16, seed=0)
+    assert np.isfinite(history.loss).all() and history.loss[-1] < 1.5 * history.loss[0]
+
+
 def test_after_divergence_the_model_and_checkpoint_files_hold_no_nan(tmp_path):
     X, y = _regression()
     net = ns.Network([1, 16, 1], seed=0)
