@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -156,6 +156,25 @@ def prepare_targets(y: Any, loss: Loss, n_out: int, dtype: Any) -> np.ndarray:
                 f"to {float(y[i].sum()):.6g}; pass integer labels of shape (n_samples,) instead."
             )
     return np.asarray(y, dtype=dtype)
+
+
+class _Step(NamedTuple):
+    """One layer's share of the training scratch arrays (see :meth:`Network._scratch`)."""
+
+    layer: Dense
+    Wb: np.ndarray      # [W^l; b^l], a view of net.params
+    W_T: np.ndarray     # (W^l)^T, a view of net.params
+    In: np.ndarray      # [A^{l-1}, 1], (n, N_{l-1} + 1): [X, 1] for the first layer
+    In_T: np.ndarray    # its transpose
+    Z: np.ndarray       # (n, N_l)
+    A: np.ndarray       # (n, N_l), the next layer's In without its column of ones
+    dZ: np.ndarray      # (n, N_l); also holds dA^l before the activation's backward
+
+
+class _Work(NamedTuple):
+    X1: np.ndarray
+    steps: list[_Step]
+    params: np.ndarray  # the flat vector the views belong to
 
 
 class Network:
@@ -307,15 +326,13 @@ class Network:
             start += size
         return views
 
-    def _scratch(self, n: int) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
-                                        np.ndarray, list[np.ndarray]]:
+    def _scratch(self, n: int) -> "_Work":
         """Work arrays for a batch of ``n`` rows, reused from one training step to the next.
 
-        Returns ``[(Z, [A, 1], A, dZ) for each layer]``, where ``Z``, ``A``
-        and ``dZ`` have shape (n, N_l) and ``A`` is a view of ``[A, 1]``
-        without its column of ones; ``[X, 1]`` of shape (n, N_0 + 1) for the
-        inputs; and each layer's ``[W; b]`` (:meth:`_augmented`). Measured
-        reasons (``benchmarks/run.py``):
+        Returns a :class:`_Work`: ``[X, 1]`` of shape (n, N_0 + 1) for the
+        inputs and, for each layer, the ``Z``, ``A`` and ``dZ`` arrays of
+        shape (n, N_l) with the views that back-propagation multiplies by
+        (see :class:`_Step`). Measured reasons (``benchmarks/run.py``):
 
         * Fresh (n, N_l) arrays every step are larger than the allocator's
           mmap threshold, so each step paid page faults that cost more than
@@ -328,21 +345,24 @@ class Network:
           steps. Shapes and maths are unchanged.
         * The column of ones is written once, here; the bias then costs no
           pass of its own (about 10 % of a step of the [2, 64, 64, 3] net).
+        * The views (transposes, ``[W; b]``) are made once here too, not at
+          every step: about 2 us of a 65 us step of that net.
 
         At most two batch sizes are kept: the batch and the shorter last one.
         """
         work = self._work.get(n)
-        if work is None or work[3] is not self.params:
+        if work is None or work.params is not self.params:
             if len(self._work) >= 2 or work is not None:
                 self._work.clear()
-            arrays = []
-            for layer in self.layers:
-                A1 = np.ones((n, layer.n_out + 1), dtype=self.dtype, order="F")
-                arrays.append((np.empty((n, layer.n_out), dtype=self.dtype, order="F"), A1,
-                               A1[:, :-1], np.empty((n, layer.n_out), dtype=self.dtype, order="F")))
             # [X, 1] row-major: the batch is copied in row by row.
             X1 = np.ones((n, self.n_inputs + 1), dtype=self.dtype)
-            work = self._work[n] = (arrays, X1, self._augmented(self.params), self.params)
+            steps, In = [], X1
+            for layer, Wb, (W, _) in zip(self.layers, self._augmented(self.params), self._views(self.params)):
+                Out = np.ones((n, layer.n_out + 1), dtype=self.dtype, order="F")  # [A^l, 1]
+                steps.append(_Step(layer, Wb, W.T, In, In.T, np.empty((n, layer.n_out), self.dtype, order="F"),
+                                   Out[:, :-1], np.empty((n, layer.n_out), self.dtype, order="F")))
+                In = Out
+            work = self._work[n] = _Work(X1, steps, self.params)
         return work
 
     def forward(self, X: Any) -> np.ndarray:
@@ -372,31 +392,32 @@ class Network:
                 dW[...], db[...] = fW, fb
             return value
         n = X.shape[0]
-        work, X1, Wbs, _ = self._scratch(n)
-        layers = self.layers
+        X1, steps, _ = self._scratch(n)
         X1[:, :-1] = X
         # Forward: Z^l = [A^{l-1}, 1] [W^l; b^l], A^l = sigma_l(Z^l).
-        A1, As = X1, []
-        for layer, Wb, (Z, A1_next, A_buf, _) in zip(layers, Wbs, work):
-            np.matmul(A1, Wb, out=Z)
+        for layer, Wb, _, In, _, Z, A_buf, _ in steps[:-1]:
+            np.matmul(In, Wb, out=Z)
             A = layer.activation.forward(Z, out=A_buf)
-            if A is not A_buf and layer is not layers[-1]:  # linear and softmax return their own array
+            if A is not A_buf:  # activations that cannot work in place return their own array
                 A_buf[...] = A
-            As.append(A)
-            A1 = A1_next
-        value, dZ = loss.value_and_dZ(work[-1][0], As[-1], Y, layers[-1].activation, out=work[-1][3])
-        for l in range(len(layers) - 1, -1, -1):
+        layer, Wb, _, In, _, Z, A_buf, dZ_buf = steps[-1]
+        np.matmul(In, Wb, out=Z)
+        output = layer.activation
+        value, dZ = loss.value_and_dZ(Z, output.forward(Z, out=A_buf), Y, output, out=dZ_buf)
+        # Backward, from the output layer to the first.
+        for l in range(len(steps) - 1, -1, -1):
+            layer, _, W_T, _, In_T, _, _, _ = steps[l]
             # [dW^l; db^l] = [A^{l-1}, 1]^T dZ^l: db^l, the sum of dZ^l over the samples, comes
             # out of the same matrix product as the last row.
-            np.matmul(X1.T if l == 0 else work[l - 1][1].T, dZ, out=grads[l])
+            np.matmul(In_T, dZ, out=grads[l])
             if alpha:
-                grads[l][:-1] += (alpha / n) * layers[l].W
+                grads[l][:-1] += (alpha / n) * layer.W
             if l > 0:
-                Z_prev, dA = work[l - 1][0], work[l - 1][3]
-                np.matmul(dZ, layers[l].W.T, out=dA)
-                dZ = layers[l - 1].activation.backward(Z_prev, As[l - 1], dA, out=dA)
+                prev, _, _, _, _, Z, A, dA = steps[l - 1]
+                np.matmul(dZ, W_T, out=dA)  # dA^{l-1} = dZ^l (W^l)^T
+                dZ = prev.activation.backward(Z, A, dA, out=dA)
         if alpha:
-            value += 0.5 * alpha / n * sum(float(np.vdot(layer.W, layer.W)) for layer in layers)
+            value += 0.5 * alpha / n * sum(float(np.vdot(layer.W, layer.W)) for layer in self.layers)
         return value
 
     def loss_and_gradients(self, X: Any, y: Any, loss: str | Loss = "mse",
