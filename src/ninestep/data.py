@@ -120,7 +120,11 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.3, shuffle: bool = Tru
         With ``False`` the first rows are the training set and the last
         the test set - the article's split.
     stratify : array of labels, optional
-        Keep each class's share the same in both parts (needs shuffle).
+        Keep each class's share the same in both parts (needs shuffle):
+        each class gives its share of the test rows, rounded up or down.
+        A class too small to give its share and keep a row for training
+        keeps that row, and other classes give the test rows it cannot
+        (as long as there are at least as many training rows as classes).
     """
     X = np.asarray(X)
     y = np.asarray(y)
