@@ -172,8 +172,9 @@ class _Step(NamedTuple):
 
 
 class _Work(NamedTuple):
-    X1: np.ndarray
-    steps: list[_Step]
+    X: np.ndarray       # [X, 1] without its column of ones: the batch is copied in here
+    steps: list[_Step]  # one per layer
+    hidden: list[_Step]  # steps[:-1]
     params: np.ndarray  # the flat vector the views belong to
 
 
@@ -362,7 +363,7 @@ class Network:
                 steps.append(_Step(layer, Wb, W.T, In, In.T, np.empty((n, layer.n_out), self.dtype, order="F"),
                                    Out[:, :-1], np.empty((n, layer.n_out), self.dtype, order="F")))
                 In = Out
-            work = self._work[n] = _Work(X1, steps, self.params)
+            work = self._work[n] = _Work(X1[:, :-1], steps, steps[:-1], self.params)
         return work
 
     def forward(self, X: Any) -> np.ndarray:
@@ -392,18 +393,18 @@ class Network:
                 dW[...], db[...] = fW, fb
             return value
         n = X.shape[0]
-        X1, steps, _ = self._scratch(n)
-        X1[:, :-1] = X
+        X_in, steps, hidden, _ = self._scratch(n)
+        X_in[...] = X
         # Forward: Z^l = [A^{l-1}, 1] [W^l; b^l], A^l = sigma_l(Z^l).
-        for layer, Wb, _, In, _, Z, A_buf, _ in steps[:-1]:
+        for layer, Wb, _, In, _, Z, A_buf, _ in hidden:
             np.matmul(In, Wb, out=Z)
             A = layer.activation.forward(Z, out=A_buf)
             if A is not A_buf:  # activations that cannot work in place return their own array
                 A_buf[...] = A
         layer, Wb, _, In, _, Z, A_buf, dZ_buf = steps[-1]
         np.matmul(In, Wb, out=Z)
-        output = layer.activation
-        value, dZ = loss.value_and_dZ(Z, output.forward(Z, out=A_buf), Y, output, out=dZ_buf)
+        sigma = layer.activation
+        value, dZ = loss.value_and_dZ(Z, sigma.forward(Z, out=A_buf), Y, sigma, out=dZ_buf)
         # Backward, from the output layer to the first.
         for l in range(len(steps) - 1, -1, -1):
             layer, _, W_T, _, In_T, _, _, _ = steps[l]

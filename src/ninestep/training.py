@@ -262,8 +262,12 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
                 # mode="clip" (the indices are a permutation, always valid)
                 # spares take's default mode its extra buffered copy; the method
                 # skips np.take's Python wrapper (0.5 us a call, 1 % of a seed step).
-                Xb = X.take(idx, axis=0, out=X_buf[:len(idx)], mode="clip")
-                Yb = Y.take(idx, axis=0, out=Y_buf[:len(idx)], mode="clip")
+                if len(idx) == batch_size:
+                    Xb = X.take(idx, axis=0, out=X_buf, mode="clip")
+                    Yb = Y.take(idx, axis=0, out=Y_buf, mode="clip")
+                else:  # the shorter last batch
+                    Xb = X.take(idx, axis=0, out=X_buf[:len(idx)], mode="clip")
+                    Yb = Y.take(idx, axis=0, out=Y_buf[:len(idx)], mode="clip")
             batch_loss = net._loss_and_grad(Xb, Yb, loss_fn, alpha, grads)
             # Only the loss is checked at every step. A gradient that is not finite makes the
             # update, hence the weights, inf or NaN, which makes the next batch's loss (or the
