@@ -20,6 +20,11 @@ are compared (absolute times drift between runs and machines):
 5. scaling time per epoch against the number of samples (10k to 1M) and
            against the width (16 to 1024); plots in benchmarks/results/.
 
+Sections 1 and 3 also time ``bare_numpy.py``: the same training as one
+hand-inlined NumPy loop without any checks, from ninestep's initial
+weights - the floor for pure-NumPy code on this machine, and a measure of
+what ninestep's checks and structure cost.
+
 Times are the best of a few repeats (wall clock): other processes on the
 machine only ever make a run slower, so the minimum is the least noisy.
 
@@ -128,6 +133,7 @@ def in_subprocess(worker: str, *args) -> dict:
 SEED_SYSTEMS = {
     "seed-ninestep": "ninestep (Glorot init, as scikit-learn)",
     "seed-ninestep-he": "ninestep (default He init)",
+    "seed-bare": "plain NumPy loop, hand-inlined (the floor)",
     "seed-sklearn": "scikit-learn MLPRegressor",
     "seed-torch": "PyTorch (2 threads)",
 }
@@ -144,6 +150,13 @@ def seed_worker(system: str, epochs: int, repeats: int) -> dict:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ns.ConvergenceWarning)
                 net.fit(Xtr, Ytr, optimizer=ns.Adam(lr=1e-3), epochs=epochs, batch_size=64, seed=0)
+            return net.predict(Xte)
+    elif system == "seed-bare":
+        import bare_numpy
+
+        def train():
+            net = ns.Network([2, 64, 64, 3], init="glorot_uniform", seed=0)  # ninestep's initial weights
+            bare_numpy.train(net.params, [2, 64, 64, 3], Xtr, Ytr, "mse", epochs, batch=64, seed=0)
             return net.predict(Xte)
     elif system == "seed-sklearn":
         from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
@@ -249,6 +262,10 @@ def bench_article(epochs: int, repeats: int) -> dict:
 LARGE = {"n_train": 60_000, "n_test": 10_000, "n_in": 784, "hidden": 256, "n_out": 10, "batch": 128}
 
 
+LARGE_SYSTEMS = {"ninestep": "ninestep", "bare": "plain NumPy loop, hand-inlined (the floor)",
+                 "torch": "PyTorch (2 threads)", "sklearn": "scikit-learn MLPClassifier"}
+
+
 def large_data():
     """Synthetic 784-feature float32 data with 10 classes from a random linear teacher (no float64 copy)."""
     rng = np.random.default_rng(0)
@@ -306,6 +323,19 @@ def large_worker(system: str) -> dict:
         rss_trained = rss_mb()
         test_loss = net.evaluate(Xte, yte, loss="cross_entropy")
         state_bytes = opt.m_sum.nbytes + opt.v_sum.nbytes
+    elif system == "bare":
+        import bare_numpy
+        net = ns.Network([LARGE["n_in"], h, h, LARGE["n_out"]], output_activation="softmax",
+                         dtype=np.float32, seed=0)  # ninestep's initial weights
+        start = time.perf_counter()
+        Y = np.zeros((len(ytr), LARGE["n_out"]), dtype=np.float32)
+        Y[np.arange(len(ytr)), ytr] = 1
+        bare_numpy.train(net.params, [LARGE["n_in"], h, h, LARGE["n_out"]], Xtr, Y, "cross_entropy", 1,
+                         batch=batch, seed=0)
+        seconds = time.perf_counter() - start
+        rss_trained = rss_mb()
+        test_loss = net.evaluate(Xte, yte, loss="cross_entropy")
+        state_bytes = 2 * 4 * n_params
     elif system == "torch":
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(LARGE["n_in"], h), torch.nn.ReLU(), torch.nn.Linear(h, h),
@@ -376,8 +406,7 @@ def gemm_gflops(repeats: int = 20) -> dict:
 
 def bench_large(repeats: int) -> dict:
     results = {}
-    for system, label in (("ninestep", "ninestep"), ("torch", "PyTorch (2 threads)"),
-                          ("sklearn", "scikit-learn MLPClassifier")):
+    for system, label in LARGE_SYSTEMS.items():
         runs = [in_subprocess(f"large-{system}") for _ in range(repeats if system != "sklearn" else 1)]
         best = max(runs, key=lambda r: r["samples_per_s"])
         best["rss_peak_mb"] = max(r["rss_peak_mb"] for r in runs)
@@ -520,8 +549,11 @@ def summary(res: dict) -> None:
     if "seed" in res:
         r = {system: res["seed"][label] for system, label in SEED_SYSTEMS.items()}
         ours, sk, pt = r["seed-ninestep"], r["seed-sklearn"], r["seed-torch"]
+        bare = r["seed-bare"]
         rows += [["1 seed: faster than scikit-learn", ">= 4x", f"{sk['seconds'] / ours['seconds']:.1f}x"],
+                 ["  (plain NumPy floor)", "", f"{sk['seconds'] / bare['seconds']:.1f}x"],
                  ["1 seed: faster than PyTorch", ">= 8x", f"{pt['seconds'] / ours['seconds']:.1f}x"],
+                 ["  (plain NumPy floor)", "", f"{pt['seconds'] / bare['seconds']:.1f}x"],
                  ["1 seed: test MSE / scikit-learn's", "<= 1x", f"{ours['test_mse'] / sk['test_mse']:.2f}x"],
                  ["  (default He init)", "", f"{r['seed-ninestep-he']['test_mse'] / sk['test_mse']:.2f}x"]]
     if "article" in res:
@@ -536,6 +568,8 @@ def summary(res: dict) -> None:
                   f"{n9['samples_per_s'] / s['PyTorch (2 threads)']['samples_per_s']:.2f}x"],
                  ["3 large: share of the machine's limit", ">= 65%",
                   f"{n9['samples_per_s'] / res['large']['limit_samples_per_s']:.0%}"],
+                 ["  (plain NumPy floor)", "",
+                  f"{s[LARGE_SYSTEMS['bare']]['samples_per_s'] / res['large']['limit_samples_per_s']:.0%}"],
                  ["4 memory: peak RSS / (data + params + state)", "<= 1.5x", f"{n9['rss_peak_mb'] / need:.2f}x"]]
     if rows:
         print("\nTargets (issue 5)")
