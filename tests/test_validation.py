@@ -224,6 +224,28 @@ def test_check_array_reports_the_count_of_bad_values():
         check_array(X)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("bad, what", [(np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "-inf")])
+def test_check_array_finds_one_bad_value_in_a_large_matrix(dtype, order, bad, what):
+    # Large matrices are summed by a matrix-vector product (_validation._sum): one bad
+    # value, anywhere, in either memory order, must still be found and named.
+    X = np.asarray(np.random.default_rng(0).standard_normal((400, 300)), dtype=dtype, order=order)
+    for i, j in [(0, 0), (123, 45), (399, 299)]:
+        Y = X.copy(order=order)
+        Y[i, j] = bad
+        with pytest.raises(ValueError, match=rf"row {i}, column {j}"):
+            check_array(Y, dtype=dtype)
+
+
+def test_check_array_accepts_a_large_matrix_whose_sum_overflows():
+    # Every value is finite, but the row sums overflow to inf: the exact check decides.
+    X = np.full((300, 300), 1e308)
+    assert check_array(X) is X
+    X32 = np.full((300, 300), 3e38, dtype=np.float32)
+    assert check_array(X32, dtype=np.float32) is X32
+
+
 def test_check_array_allow_empty_and_finite_flags():
     assert check_array(np.ones((0, 2)), allow_empty=True).shape == (0, 2)
     assert np.isnan(check_array([[np.nan]], finite=False)).all()
