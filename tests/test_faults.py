@@ -18,6 +18,7 @@ import pytest
 
 import ninestep as ns
 from ninestep.io import load_checkpoint
+from ninestep.optimizers import Optimizer
 
 
 def _regression(n=64, seed=0):
@@ -73,6 +74,35 @@ def test_a_gradient_that_overflows_while_the_loss_is_finite_stops_training_and_r
     assert opt.t == saved["t"] == 4
     assert np.array_equal(opt.m_sum, saved["m_sum"]) and np.array_equal(opt.v_sum, saved["v_sum"])
     assert np.isfinite(opt.m_sum).all() and np.isfinite(opt.v_sum).all()
+
+
+class _StepOnly(Optimizer):
+    """A user's optimiser with only ``step`` (plain gradient descent)."""
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, params, grad):
+        params -= self.lr * grad
+
+
+class _SaveOnly(_StepOnly):
+    def state_dict(self):
+        return {"lr": self.lr}
+
+
+@pytest.mark.parametrize("optimizer", [_StepOnly, _SaveOnly])
+def test_divergence_with_a_users_optimizer_without_state_restore_says_only_the_weights_went_back(optimizer):
+    X, y = _regression()
+    net = ns.Network([1, 16, 1], seed=0)
+    after_epoch = [net.params.copy()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ns.DivergenceError, match=r"The weights were restored") as err:
+            net.fit(X, y, optimizer=optimizer(1e3), epochs=50, batch_size=16, seed=0,
+                    callback=lambda epoch, logs: after_epoch.append(net.params.copy()))
+    assert "optimizer" not in str(err.value)
+    assert np.array_equal(net.params, after_epoch[-1])
 
 
 def test_training_goes_on_after_divergence_with_a_smaller_learning_rate():

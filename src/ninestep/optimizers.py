@@ -56,10 +56,16 @@ class Optimizer:
         """Forget the state (momentum, moments, step count)."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Hyperparameters and state as plain data (floats and arrays)."""
+        """Hyperparameters and state as plain data (floats and arrays), copies that later steps leave alone.
+
+        ``fit`` keeps one from the start of every epoch, to put back with the
+        weights after a DivergenceError; a subclass without ``state_dict`` and
+        ``load_state_dict`` trains all the same, without that restore.
+        """
         raise NotImplementedError
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set the hyperparameters and state from :meth:`state_dict`'s output."""
         raise NotImplementedError
 
 

@@ -230,13 +230,17 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         # the network's scratch arrays (Network._scratch), so that the loss's
         # A - Y runs along memory in both (5x faster on the article's 7,000 x 3).
         Y = np.asfortranarray(Y)
-    # The weights and the optimiser's state at the start of the epoch: a DivergenceError puts both back.
+    # The weights and the optimiser's state at the start of the epoch: a DivergenceError puts both
+    # back (for Adam that keeps two parameter-sized copies of its moments during fit).
     snapshot, opt_snapshot = np.empty_like(net.params), None
 
-    def restore_epoch_start() -> None:
+    def restore_epoch_start() -> str:
+        """Put back the start of the epoch; returns what was put back, for the message."""
         net.params[...] = snapshot
-        if opt_snapshot is not None:
-            optimizer.load_state_dict(opt_snapshot)
+        if opt_snapshot is None:
+            return "The weights were"
+        optimizer.load_state_dict(opt_snapshot)
+        return "The weights and the optimizer's state were"
 
     if shuffle and not full_batch:
         # Batches are gathered into these buffers instead of copying the
@@ -251,6 +255,7 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         elif lr_schedule is not None:
             optimizer.lr = check_positive(lr_schedule(epoch, lr0), f"lr_schedule({epoch}, {lr0:g})")
         np.copyto(snapshot, net.params)
+        opt_snapshot = None  # drop the last epoch's copy before making the next
         opt_snapshot = _optimizer_state(optimizer)
         order = rng.permutation(n) if shuffle and not full_batch else None
         total = 0.0
@@ -270,31 +275,32 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
                     Yb = Y.take(idx, axis=0, out=Y_buf[:len(idx)], mode="clip")
             batch_loss = net._loss_and_grad(Xb, Yb, loss_fn, alpha, grads)
             # Only the loss is checked at every step. A gradient that is not finite makes the
-            # update, hence the weights, inf or NaN, which makes the next batch's loss (or the
-            # check after the epoch) not finite: training stops one step later, with weights
-            # and optimiser state put back all the same. Testing the 269,322 gradients of the
-            # large benchmark at every step (one BLAS dot) cost 3 % of its training time.
-            # The very first step is checked in full: an overflow there is the data's fault.
+            # update of SGD or Adam, hence the weights, inf or NaN, which makes the next batch's
+            # loss (or the check after the epoch) not finite: training stops a step later, with
+            # weights and optimiser state put back all the same. (A user's optimiser that turns
+            # an infinite gradient into a finite step is trusted to mean it.) Testing the 269,322
+            # gradients of the large benchmark at every step (one BLAS dot) cost 3 % of its
+            # training time. The very first step is checked in full: an overflow there is the
+            # data's fault.
             if not math.isfinite(batch_loss) or (first_step and not np.isfinite(grad).all()):
-                restore_epoch_start()
+                restored = restore_epoch_start()
                 if first_step:  # no update yet: the data, not the lr
                     raise overflow_error("the loss or its gradient before the first update", Xb, Yb)
                 raise DivergenceError(
                     f"Training diverged in epoch {epoch + 1}: the loss became {batch_loss} "
-                    f"with lr={optimizer.lr:g}. The weights and the optimizer's state were restored "
-                    "to the start of that epoch. Try a smaller learning rate (e.g. 10x smaller), "
-                    "standardise the inputs and targets, or use Adam.")
+                    f"with lr={optimizer.lr:g}. {restored} restored to the start of that epoch. "
+                    "Try a smaller learning rate (e.g. 10x smaller), standardise the inputs and "
+                    "targets, or use Adam.")
             first_step = False
             optimizer.step(net.params, grad)
             total += batch_loss * (s.stop - s.start)
         if not np.isfinite(net.params).all():
             # The epoch's last step overflowed the weights (a huge lr): no later batch of this
             # epoch would notice, and the next epoch's snapshot must be finite.
-            restore_epoch_start()
+            restored = restore_epoch_start()
             raise DivergenceError(
                 f"Training diverged in epoch {epoch + 1}: an update with lr={optimizer.lr:g} made the "
-                "weights infinite or NaN. The weights and the optimizer's state were restored to the "
-                "start of that epoch. "
+                f"weights infinite or NaN. {restored} restored to the start of that epoch. "
                 "Try a smaller learning rate (e.g. 10x smaller).")
         history.loss.append(total / n)
         history.lr.append(float(optimizer.lr))
@@ -302,13 +308,12 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         if validation_data is not None:
             val = net._evaluate(X_val, Y_val, loss_fn)
             if not math.isfinite(val):
-                restore_epoch_start()
+                restored = restore_epoch_start()
                 if not math.isfinite(net._evaluate(X_val, Y_val, loss_fn)):  # not finite before the epoch either
                     raise overflow_error("the validation loss", X_val, Y_val)
                 raise DivergenceError(
-                    f"The validation loss became {val} in epoch {epoch + 1} with lr={optimizer.lr:g}; "
-                    "the weights and the optimizer's state were restored to the start of that epoch. "
-                    "Try a smaller learning rate.")
+                    f"The validation loss became {val} in epoch {epoch + 1} with lr={optimizer.lr:g}. "
+                    f"{restored} restored to the start of that epoch. Try a smaller learning rate.")
             history.val_loss.append(val)
             logs["val_loss"] = val
             if val < best_val - min_delta:
@@ -337,11 +342,15 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
 
 
 def _optimizer_state(optimizer: Optimizer) -> dict | None:
-    """A copy of the optimiser's state to go back to, or None for one without ``state_dict``."""
-    try:
-        return optimizer.state_dict()
-    except NotImplementedError:  # a user's Optimizer subclass that only implements step
+    """A copy of the optimiser's state to go back to; None if it cannot both save and load one.
+
+    A user's :class:`Optimizer` subclass may implement only ``step``: its state
+    is then not restored after a DivergenceError (and the message says so).
+    """
+    cls = type(optimizer)
+    if cls.state_dict is Optimizer.state_dict or cls.load_state_dict is Optimizer.load_state_dict:
         return None
+    return optimizer.state_dict()
 
 
 def _fingerprint(X, Y, loss, batch_size: int, shuffle: bool, alpha: float, validation) -> dict:
