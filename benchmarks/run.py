@@ -408,16 +408,20 @@ def bench_large(repeats: int) -> dict:
     results = {}
     # Round by round, every system once per round, so that a slow spell of the machine
     # (other tenants) falls on all of them rather than on one system's repeats.
+    # The GEMM rate that sets the limit is measured in every round too, and the best one
+    # counts: the limit is then the highest the machine showed while the systems ran.
     runs = {system: [] for system in LARGE_SYSTEMS}
+    rate_runs = []
     for round_ in range(repeats):
         for system in LARGE_SYSTEMS:
             if system != "sklearn" or round_ == 0:  # scikit-learn: once (slow, and far behind)
                 runs[system].append(in_subprocess(f"large-{system}"))
+        rate_runs.append(gemm_gflops())
     for system, label in LARGE_SYSTEMS.items():
         best = max(runs[system], key=lambda r: r["samples_per_s"])
         best["rss_peak_mb"] = max(r["rss_peak_mb"] for r in runs[system])
         results[label] = best
-    rates = gemm_gflops()
+    rates = {key: max(r[key] for r in rate_runs) for key in ("training", "peak")}
     gflops = rates["training"]
     limit = gflops * 1e9 / (6 * large_params())
     base = results["ninestep"]["samples_per_s"]
@@ -428,7 +432,8 @@ def bench_large(repeats: int) -> dict:
     rows.append([f"limit: float32 GEMM {gflops:.0f} GFLOP/s / (6 x {large_params():,} FLOPs)", "",
                  f"{limit:,.0f}", "", "100%", ""])
     print(table(rows, ["system", "time", "samples/s", "ninestep is", "of limit", "test loss"]))
-    print(f"   GEMM rate at the training step's nine shapes (batch {LARGE['batch']}): {gflops:.0f} GFLOP/s; "
+    print(f"   GEMM rate at the training step's nine shapes (batch {LARGE['batch']}), best of "
+          f"{len(rate_runs)} measurements between the rounds: {gflops:.0f} GFLOP/s; "
           f"one 2048 x 2048 product: {rates['peak']:.0f} GFLOP/s "
           f"(at that rate the limit would be {rates['peak'] * 1e9 / (6 * large_params()):,.0f} samples/s)")
     print(f"\n4. Memory while training the large case (peak RSS, each system in its own process)")
