@@ -236,6 +236,10 @@ def test_check_array_finds_one_bad_value_in_a_large_matrix(dtype, order, bad, wh
         Y[i, j] = bad
         with pytest.raises(ValueError, match=rf"row {i}, column {j}"):
             check_array(Y, dtype=dtype)
+        wide = np.zeros((400, 600), dtype=dtype, order=order)
+        wide[:, ::2] = Y
+        with pytest.raises(ValueError, match=rf"row {i}, column {j}"):  # a strided view of Y
+            check_array(wide[:, ::2], dtype=dtype)
 
 
 def test_check_array_accepts_a_large_matrix_whose_sum_overflows():

@@ -184,7 +184,8 @@ def _sum(arr: np.ndarray) -> float:
     """
     if arr.size == 0:
         return 0.0
-    if arr.ndim == 2 and arr.size >= 1 << 16 and arr.dtype in (np.float32, np.float64):
+    if (arr.ndim == 2 and arr.size >= 1 << 16 and arr.dtype in (np.float32, np.float64)
+            and (arr.flags.c_contiguous or arr.flags.f_contiguous)):  # strided: NumPy's slow loop, not BLAS
         return np.add.reduce(arr @ np.ones(arr.shape[1], dtype=arr.dtype))
     return np.add.reduce(arr, axis=None)
 
