@@ -74,18 +74,19 @@ def train(params: np.ndarray, sizes: list[int], X: np.ndarray, Y: np.ndarray, lo
             mm(H1, Wb[1], out=Z2)
             np.maximum(Z2, 0, out=A2)
             mm(H2, Wb[2], out=Z3)
-            if loss == "mse":
+            if loss == "mse":  # dZ = (A - Y) / n, scaled as ninestep does (times 1/n)
                 sub(Z3, Yb, out=D3)
                 r = D3.ravel(order="K")
                 value = 0.5 * float(np.dot(r, r)) / rows
-            else:
+                mul(D3, 1.0 / rows, out=D3)
+            else:  # dZ = (softmax(Z) - Y) / n, divided as ninestep does
                 shifted = Z3 - Z3.max(axis=1, keepdims=True)
                 E = np.exp(shifted)
                 s_row = E.sum(axis=1, keepdims=True)
                 value = float(np.log(s_row).sum() - np.vdot(Yb, shifted)) / rows
                 div(E, s_row, out=E)
                 sub(E, Yb, out=D3)
-            mul(D3, 1.0 / rows, out=D3)
+                div(D3, rows, out=D3)
             mm(H2T, D3, out=G[2])
             mm(D3, W3T, out=D2)
             mul(D2, Z2 > 0, out=D2)
