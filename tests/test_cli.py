@@ -130,6 +130,25 @@ def test_options_reach_the_network(capsys, tmp_path):
     assert cfg["optimizer"] == "sgd" and cfg["momentum"] == 0.9 and cfg["batch_size"] == 0
 
 
+def test_zero_epochs_saves_and_evaluates_the_untrained_network(capsys, tmp_path):
+    out = tmp_path / "r"
+    code, stdout, _ = run(capsys, "train", "--data", "sine", "--out", out, "--epochs", "0", "--patience", "0")
+    assert code == 0 and "no loss curve: no epochs were run" in stdout
+    assert (out / "model.npz").is_file() and not (out / "loss.png").exists()
+    assert json.loads((out / "run.json").read_text())["finished"] is True
+
+
+def test_init_reaches_the_network(capsys, tmp_path):
+    out = tmp_path / "r"
+    code, stdout, _ = run(capsys, "train", "--data", "sine", "--out", out, "--init", "glorot_uniform",
+                          "--epochs", "0", "--patience", "0")
+    assert code == 0 and "glorot_uniform weights" in stdout
+    W = ninestep.load_model(out / "model.npz").net.layers[1].W  # untrained: the initial weights
+    bound = np.sqrt(6 / sum(W.shape))  # glorot_uniform draws from [-bound, bound]; he_normal would not stay inside
+    assert np.abs(W).max() <= bound and np.abs(W).max() > 0.9 * bound
+    assert json.loads((out / "metrics.json").read_text())["config"]["init"] == "glorot_uniform"
+
+
 def test_progress_without_tqdm_prints_plain_lines(capsys, tmp_path, monkeypatch):
     block_import(monkeypatch, "tqdm")
     code, stdout, _ = run(capsys, "train", "--data", "sine", "--out", tmp_path / "r", "--epochs", "20")

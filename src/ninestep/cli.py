@@ -61,6 +61,7 @@ from .data import make_arithmetic, train_test_split
 from .datasets import DATASETS, load_dataset
 from .gradcheck import check_gradients
 from .io import load_model, save_model
+from .layers import INITIALIZERS
 from .metrics import accuracy, confusion_matrix, mae, mse, r2
 from .network import Network
 from .optimizers import SGD, Adam
@@ -330,11 +331,13 @@ def prepare(cfg: dict, out: Out) -> Prepared:
 
     n_out = len(data.classes) if strat else (1 if data.y.ndim == 1 else data.y.shape[1])
     sizes = [data.X.shape[1], *cfg["layers"], n_out]
+    init = cfg.get("init")  # absent from the run.json of runs started before --init existed
     net = Network(sizes, activation=cfg["activation"], output_activation="softmax" if strat else "linear",
-                  seed=np.random.default_rng(seeds["init"]), dtype=np.dtype(cfg["dtype"]))
+                  init=init, seed=np.random.default_rng(seeds["init"]), dtype=np.dtype(cfg["dtype"]))
     loss = "cross_entropy" if strat else "mse"
     out(f"Step 5  Network {sizes}: {cfg['activation']} hidden layers, {net.output_activation} output "
-        f"(loss: {'cross-entropy' if strat else '1/2 squared error'}), {net.dtype.name}")
+        f"(loss: {'cross-entropy' if strat else '1/2 squared error'}), {net.dtype.name}, "
+        + (f"{init} weights" if init else "default weights (He for ReLU layers, Glorot otherwise)"))
     out.block(net.summary(n_samples=len(X_fit), warn=False))
     return Prepared(data, X_fit, X_val, X_test, y_fit, y_val, y_test, x_scaler, y_scaler, net, loss,
                     seeds["fit"])
@@ -466,7 +469,8 @@ def _train_config(args) -> dict:
     return {
         "data": source, "target": args.target, "features": args.features, "task": args.task,
         "n_samples": args.n_samples, "seed": args.seed, "test_size": args.test_size, "val_size": args.val_size,
-        "layers": _parse_layers(args.layers), "activation": args.activation, "optimizer": args.optimizer,
+        "layers": _parse_layers(args.layers), "activation": args.activation, "init": args.init,
+        "optimizer": args.optimizer,
         "lr": lr, "momentum": args.momentum, "epochs": args.epochs, "batch_size": args.batch_size,
         "alpha": args.alpha, "patience": patience, "schedule": args.schedule, "dtype": args.dtype,
     }
@@ -578,14 +582,17 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
     files["metrics"] = out_dir / "metrics.json"
     metrics["history"] = history.as_dict()
     _write_json(files["metrics"], {"config": cfg, "metrics": metrics})
-    try:
-        from .plotting import plot_loss_curve
-        files["loss_curve"] = plot_loss_curve(
-            out_dir / "loss.png", history.loss, history.val_loss, best_epoch=history.best_epoch,
-            loss_name="cross-entropy" if p.loss == "cross_entropy" else "loss (1/2 MSE, standardised)",
-            title=f"ninestep train: {os.path.basename(cfg['data'])} {p.net.layer_sizes}")
-    except ImportError as exc:
-        out(f"        (no loss curve: {exc})")
+    if not history.epochs:  # --epochs 0: the untrained network is saved and evaluated, without a curve
+        out("        (no loss curve: no epochs were run)")
+    else:
+        try:
+            from .plotting import plot_loss_curve
+            files["loss_curve"] = plot_loss_curve(
+                out_dir / "loss.png", history.loss, history.val_loss, best_epoch=history.best_epoch,
+                loss_name="cross-entropy" if p.loss == "cross_entropy" else "loss (1/2 MSE, standardised)",
+                title=f"ninestep train: {os.path.basename(cfg['data'])} {p.net.layer_sizes}")
+        except ImportError as exc:
+            out(f"        (no loss curve: {exc})")
     _write_json(out_dir / "run.json", {**cfg, "finished": True})  # --resume refuses a finished run
     out("Saved   " + ", ".join(str(f) for f in files.values()))
     example = "--input 30,70" if cfg["data"] == "arithmetic" else "--data FILE.csv"
@@ -945,6 +952,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--layers", default=layers, help=f"hidden-layer widths (default {layers})")
     g.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "tanh", "sigmoid"],
                    help="hidden-layer activation (default relu)")
+    g.add_argument("--init", choices=sorted(INITIALIZERS),
+                   help="initial weights of every layer (default: he_normal for relu and leaky_relu "
+                        "layers, glorot_uniform for the others)")
     g.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="default adam")
     g.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"learning rate (default {DEFAULT_LR:g})")
     g.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
