@@ -28,7 +28,7 @@ what ninestep's checks and structure cost.
 Times are the best of a few repeats (wall clock): other processes on the
 machine only ever make a run slower, so the minimum is the least noisy.
 
-Run:    python benchmarks/run.py            (about 2.5 minutes on 2 cores; also `make bench`)
+Run:    python benchmarks/run.py            (about 2 minutes on 2 cores; also `make bench`)
         python benchmarks/run.py --quick    (about 30 seconds, fewer epochs and sizes)
         python benchmarks/run.py --only seed article
 Needs:  pip install -e '.[bench]'  (scikit-learn, torch, matplotlib, threadpoolctl, psutil)
