@@ -8,6 +8,8 @@ randomness from ``seed`` (an int or a ``numpy.random.Generator``).
 * :func:`make_moons` and :func:`make_spirals` - two-class and k-class
   classification in the plane.
 * :func:`make_sine` - 1-D non-linear regression, ``y = sin(x)`` plus noise.
+* :func:`make_circles`, :func:`make_xor` and :func:`make_gauss` - the
+  TensorFlow Playground's shapes (rings and blobs with k classes, xor).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from ._validation import (as_generator, check_array, check_bool, check_finite_number, check_in_range,
                           check_int, check_nonnegative)
 
-__all__ = ["make_arithmetic", "make_moons", "make_spirals", "make_sine", "train_test_split"]
+__all__ = ["make_arithmetic", "make_moons", "make_spirals", "make_sine", "make_circles", "make_xor",
+           "make_gauss", "train_test_split"]
 
 
 def make_arithmetic(n_samples: int = 10_000, low: float = 0.0, high: float = 100.0,
@@ -177,3 +180,65 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.3, shuffle: bool = Tru
     else:
         return X[:n_train], X[n_train:], y[:n_train], y[n_train:]
     return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
+
+
+# ---------------------------------------------------------------------- TensorFlow Playground's shapes
+# Classification in the plane, as the playground (``ninestep playground``) offers them. Each
+# returns X of shape (n_samples, 2) and integer labels y of shape (n_samples,) in 0..n_classes-1,
+# with the classes as equal as n_samples allows and the rows in random order.
+
+def _classes_and_rng(n_samples, n_classes, noise, seed, max_classes: int = 10):
+    n_samples = check_int(n_samples, "n_samples", minimum=2)
+    n_classes = check_int(n_classes, "n_classes", minimum=2)
+    if n_classes > max_classes:
+        raise ValueError(f"n_classes={n_classes} is more than {max_classes}; choose 2 to {max_classes}.")
+    if n_samples < n_classes:
+        raise ValueError(f"n_samples={n_samples} is fewer than n_classes={n_classes}; every class needs a sample.")
+    noise = check_nonnegative(noise, "noise")
+    return n_samples, n_classes, noise, as_generator(seed), np.arange(n_samples) % n_classes
+
+
+def make_circles(n_samples: int = 500, n_classes: int = 2, noise: float = 0.1,
+                 seed=None) -> tuple[np.ndarray, np.ndarray]:
+    """Concentric rings, one per class: class k lies at radius (k + 0.5) / n_classes.
+
+    With two classes this is the playground's "circle": a disc inside a
+    ring. ``noise`` is the standard deviation of the Gaussian jitter added
+    to each coordinate.
+    """
+    n_samples, n_classes, noise, rng, y = _classes_and_rng(n_samples, n_classes, noise, seed)
+    # Each ring is a band of width 0.6 / n_classes, so neighbouring rings stay apart at noise 0.
+    radius = (y + 0.2 + 0.6 * rng.uniform(size=n_samples)) / n_classes
+    angle = rng.uniform(0.0, 2 * np.pi, size=n_samples)
+    X = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+    X += noise * rng.standard_normal(X.shape)
+    order = rng.permutation(n_samples)
+    return X[order], y[order].astype(np.int64)
+
+
+def make_xor(n_samples: int = 500, noise: float = 0.1, seed=None) -> tuple[np.ndarray, np.ndarray]:
+    """The exclusive-or pattern: points uniform in [-1, 1]^2, class 1 where x1 * x2 < 0.
+
+    A margin of 0.05 around each axis is left empty (as in the playground)
+    so that noise 0 gives separable classes. Two classes only.
+    """
+    n_samples, _, noise, rng, _ = _classes_and_rng(n_samples, 2, noise, seed)
+    X = rng.uniform(0.05, 1.0, size=(n_samples, 2)) * rng.choice([-1.0, 1.0], size=(n_samples, 2))
+    y = (X[:, 0] * X[:, 1] < 0).astype(np.int64)  # labelled before the noise, as in the playground
+    X += noise * rng.standard_normal(X.shape)
+    return X, y
+
+
+def make_gauss(n_samples: int = 500, n_classes: int = 2, noise: float = 0.1,
+               seed=None) -> tuple[np.ndarray, np.ndarray]:
+    """One Gaussian blob per class, the centres evenly spaced on a circle of radius 0.6.
+
+    Each blob's standard deviation is ``0.15 + noise``: even at noise 0 the
+    blobs are clouds, not points.
+    """
+    n_samples, n_classes, noise, rng, y = _classes_and_rng(n_samples, n_classes, noise, seed)
+    angle = 2 * np.pi * np.arange(n_classes) / n_classes + np.pi / 4
+    centres = 0.6 * np.column_stack([np.cos(angle), np.sin(angle)])
+    X = centres[y] + (0.15 + noise) * rng.standard_normal((n_samples, 2))
+    order = rng.permutation(n_samples)
+    return X[order], y[order].astype(np.int64)
