@@ -21,8 +21,8 @@ import numpy as np
 from ._validation import (as_generator, check_array, check_bool, check_finite_number, check_in_range,
                           check_int, check_nonnegative)
 
-__all__ = ["make_arithmetic", "make_moons", "make_spirals", "make_sine", "make_circles", "make_xor",
-           "make_gauss", "train_test_split"]
+__all__ = ["make_arithmetic", "arithmetic_targets", "make_moons", "make_spirals", "make_sine", "make_circles",
+           "make_xor", "make_gauss", "train_test_split"]
 
 
 def make_arithmetic(n_samples: int = 10_000, low: float = 0.0, high: float = 100.0,
@@ -40,9 +40,20 @@ def make_arithmetic(n_samples: int = 10_000, low: float = 0.0, high: float = 100
     low, high = _check_low_high(low, high)
     rng = as_generator(seed)
     X = rng.uniform(low, high, size=(n_samples, 2))
+    return X, arithmetic_targets(X)
+
+
+def arithmetic_targets(X: Any) -> np.ndarray:
+    """The article's outputs for inputs X of shape (n, 2): columns a + b, a - b, |a - b|, shape (n, 3).
+
+    :func:`make_arithmetic` and :mod:`ninestep.article` (the notebook's own
+    draw) both compute their targets here.
+    """
+    X = check_array(X, "X")
+    if X.shape[1] != 2:
+        raise ValueError(f"X has {X.shape[1]} columns; the article's inputs are the 2 columns a and b.")
     a, b = X[:, 0], X[:, 1]
-    y = np.column_stack([a + b, a - b, np.abs(a - b)])
-    return X, y
+    return np.column_stack([a + b, a - b, np.abs(a - b)])
 
 
 def make_moons(n_samples: int = 1000, noise: float = 0.1, seed=None) -> tuple[np.ndarray, np.ndarray]:
