@@ -61,3 +61,38 @@ def test_unknown_name_lists_the_choices():
     with pytest.raises(ValueError, match="arithmetic, sine, moons, spirals"):
         load_dataset("mnist")
     assert set(SKLEARN_DATASETS) <= set(DATASETS)
+
+
+# ---------------------------------------------------------------------- load_data: a name or a CSV file
+def test_load_data_csv_guesses_the_last_column_and_encodes_labels(tmp_path):
+    from ninestep.datasets import load_data
+
+    path = tmp_path / "pets.csv"
+    path.write_text("w,h,kind\n1,2,dog\n3,4,cat\n5,6,dog\n7,8,cat\n")
+    data = load_data(str(path))
+    assert data.target_guessed and data.target_names == ["kind"] and data.task == "classification"
+    assert data.classes == ["cat", "dog"] and data.y.tolist() == [1, 0, 1, 0]
+    assert data.source == str(path.resolve()) and data.X.shape == (4, 2)
+    assert not load_data(str(path), target="kind").target_guessed
+
+
+def test_load_data_builtin_refuses_csv_options():
+    from ninestep.datasets import DATASET_TASKS, load_data
+
+    with pytest.raises(ValueError, match="apply to CSV files"):
+        load_data("moons", target="y")
+    with pytest.raises(ValueError, match="is a classification task, not regression"):
+        load_data("moons", task="regression")
+    assert set(DATASET_TASKS) == set(DATASETS)
+    assert all(load_dataset(n, n_samples=20, seed=0).task == DATASET_TASKS[n] for n in ("arithmetic", "moons"))
+
+
+def test_encode_labels_refuses_continuous_and_single_class():
+    from ninestep.datasets import encode_labels
+
+    codes, classes = encode_labels(np.array([3.0, 1.0, 3.0]), "y")
+    assert codes.tolist() == [1, 0, 1] and classes == [1, 3]
+    with pytest.raises(ValueError, match="continuous values"):
+        encode_labels(np.array([0.5, 1.0]), "y")
+    with pytest.raises(ValueError, match="single class"):
+        encode_labels(np.array(["a", "a"], dtype=object), "y")

@@ -1,0 +1,192 @@
+"""What every command shares: the report printer, the usage error, number and
+table formatting, JSON output, and the option parsers used by more than one
+command.
+
+Nothing here knows about a particular command; a command module imports
+what it needs from here and from the library's public API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import article
+from ..network import Network
+from ..optimizers import Optimizer, get_optimizer
+
+__all__ = ["Out", "UsageError", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERRUPTED",
+           "fmt", "text_table", "ranges", "json_default", "dumps", "print_json", "write_json", "parse_layers",
+           "make_optimizer", "auto_epochs", "auto_patience", "article_cases", "relu_usage",
+           "ARTICLE_CASES", "DEFAULT_LAYERS", "DEFAULT_LR", "DEFAULT_BATCH", "show_warning"]
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: The default recipe of ``train`` (and of the "default" column of ``reproduce``).
+DEFAULT_LAYERS, DEFAULT_LR, DEFAULT_BATCH = (64, 64), 1e-2, 64
+#: The article's four test cases (ninestep.article's), as an array; (888, 122) lies outside the training range.
+ARTICLE_CASES = np.array(article.ARTICLE_CASES, dtype=np.float64)
+
+
+class UsageError(Exception):
+    """A bad command line (exit code 2)."""
+
+
+class Out:
+    """Where the human-readable report goes: stdout, unless --quiet or --json."""
+
+    def __init__(self, quiet: bool = False, as_json: bool = False, stream=None):
+        self.silent = quiet or as_json
+        self.as_json = as_json
+        self.stream = stream if stream is not None else sys.stdout
+
+    def __call__(self, text: str = "") -> None:
+        if not self.silent:
+            print(text, file=self.stream, flush=True)
+
+    def block(self, text: str, indent: str = "        ") -> None:
+        self(indent + text.replace("\n", "\n" + indent))
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr (installed as ``warnings.showwarning`` by main)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------- numbers and tables
+def fmt(value: float) -> str:
+    """A number in at most about 7 characters."""
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.3e}"
+
+
+def text_table(header: list[str], rows: list[list[Any]]) -> str:
+    """Right-aligned columns; numbers through :func:`fmt`, strings as they are."""
+    cells = [[str(h) for h in header]] + [[c if isinstance(c, str) else fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def ranges(X: np.ndarray, names: list[str], limit: int = 8) -> str:
+    """min / max / mean of the first ``limit`` columns of X, as a table."""
+    rows = [[n, float(X[:, j].min()), float(X[:, j].max()), float(X[:, j].mean())]
+            for j, n in enumerate(names[:limit])]
+    text = text_table(["column", "min", "max", "mean"], rows)
+    if len(names) > limit:
+        text += f"\n... and {len(names) - limit} more columns"
+    return text
+
+
+# ---------------------------------------------------------------------- JSON
+def json_default(obj):
+    """NumPy scalars and arrays and paths as plain JSON values."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def dumps(obj, indent: int | None = None) -> str:
+    """Strict JSON: NaN and infinity have no JSON spelling, so they are written as null
+    rather than as the ``NaN``/``Infinity`` that Python would write and other readers refuse."""
+    return json.dumps(_finite(obj), indent=indent, default=json_default, allow_nan=False)
+
+
+def _finite(obj):
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _finite(obj.tolist())
+    return obj
+
+
+def write_json(path: Path, obj: dict) -> None:
+    """Write JSON atomically: a temp file in the same folder, then os.replace."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, default=json_default)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def print_json(obj) -> None:
+    """The one JSON object of ``--json`` on stdout."""
+    print(dumps(obj), flush=True)
+
+
+# ---------------------------------------------------------------------- options shared by commands
+def parse_layers(spec: str) -> list[int]:
+    """``"64,64"`` -> [64, 64]; a UsageError naming --layers otherwise."""
+    try:
+        sizes = [int(s) for s in str(spec).split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--layers must be hidden-layer widths separated by commas, e.g. 64,64; got {spec!r}.") from None
+    if any(s < 1 for s in sizes):
+        raise UsageError(f"--layers widths must be >= 1, got {spec!r}.")
+    return sizes
+
+
+def make_optimizer(cfg: dict) -> Optimizer:
+    """The optimiser a run's settings name (``optimizer``, ``lr``, ``momentum``, ``nesterov``)."""
+    if cfg["optimizer"] == "adam":
+        return get_optimizer("adam", lr=cfg["lr"])
+    # "nesterov" is absent from the run.json of runs started before --nesterov existed.
+    return get_optimizer("sgd", lr=cfg["lr"], momentum=cfg["momentum"], nesterov=bool(cfg.get("nesterov")))
+
+
+def auto_patience(epochs: int) -> int:
+    """Default early-stopping patience: half the epochs (at least 10); see ninestep.cli.train for why."""
+    return max(10, epochs // 2)
+
+
+def auto_epochs(n_fit: int, batch_size: int | None, max_epochs: int = 200, budget_steps: int = 40_000) -> int:
+    """Default epochs: 200, fewer for big data so that training takes at most ~40,000 updates (at least 20 epochs)."""
+    steps = math.ceil(n_fit / min(batch_size or n_fit, n_fit))
+    return int(min(max_epochs, max(20, math.ceil(budget_steps / steps))))
+
+
+# ---------------------------------------------------------------------- the article's arithmetic
+def article_cases(net: Network, x_scaler, y_scaler) -> list[dict]:
+    """The network's answers to the article's four test cases, in original units."""
+    pred = y_scaler.inverse_transform(net.forward(x_scaler.transform(ARTICLE_CASES)))
+    a, b = ARTICLE_CASES[:, 0], ARTICLE_CASES[:, 1]
+    truth = np.column_stack([a + b, a - b, np.abs(a - b)])
+    return [{"a": float(a_), "b": float(b_), "truth": t.tolist(), "prediction": pr.tolist(),
+             "outside_training_range": bool(max(a_, b_) >= 100)}
+            for a_, b_, t, pr in zip(a, b, truth, pred)]
+
+
+def relu_usage(net: Network, Xs: np.ndarray) -> tuple[list[float], int]:
+    """Measured on the rows of Xs: per hidden layer, the fraction of units that never fire
+    (pre-activation <= 0 on every row), and the number of distinct on/off patterns of the
+    hidden units - each pattern is one linear piece of the function the net computes.
+
+    (The CLI's copy of the dead-unit count until ninestep.diagnostics holds the one copy.)
+    """
+    Zs, _ = net._forward(net._check_X(Xs))  # until Network.forward(X, return_all=True) lands
+    dead = [float((Z <= 0).all(axis=0).mean()) for Z in Zs[:-1]]
+    patterns = np.concatenate([Z > 0 for Z in Zs[:-1]], axis=1)
+    return dead, int(np.unique(patterns, axis=0).shape[0])

@@ -1,0 +1,62 @@
+"""``ninestep gradcheck``: back-propagation against central differences on a random network."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..gradcheck import check_gradients
+from ..network import Network
+from ._common import EXIT_ERROR, EXIT_OK, Out, UsageError, parse_layers, text_table
+
+
+def register(sub, common) -> None:
+    """Add ``gradcheck`` and its options to the subparsers ``sub``."""
+    gc = sub.add_parser("gradcheck", parents=[common], help="check back-propagation against central differences")
+    gc.add_argument("--inputs", type=int, default=3, help="input features (default 3)")
+    gc.add_argument("--layers", default="5,4", help="hidden-layer widths (default 5,4)")
+    gc.add_argument("--outputs", type=int, default=2, help="outputs (default 2)")
+    gc.add_argument("--activation", default="tanh", choices=["relu", "leaky_relu", "tanh", "sigmoid", "linear"],
+                    help="hidden activation (default tanh: smooth, so no kinks disturb the check)")
+    gc.add_argument("--loss", default="mse", choices=["mse", "cross_entropy", "binary_cross_entropy"])
+    gc.add_argument("--samples", type=int, default=8, help="random samples (default 8)")
+    gc.add_argument("--alpha", type=float, default=0.0, help="L2 penalty to include (default 0)")
+    gc.add_argument("--eps", type=float, default=1e-6, help="central-difference step (default 1e-6)")
+    gc.add_argument("--tolerance", type=float, default=1e-6, help="largest acceptable relative error (default 1e-6)")
+    gc.add_argument("--seed", type=int, default=0)
+    gc.set_defaults(run=run)
+
+
+def run(args, out: Out) -> int:
+    output = {"mse": "linear", "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}[args.loss]
+    sizes = [args.inputs, *parse_layers(args.layers), args.outputs]
+    if args.loss == "cross_entropy" and args.outputs < 2:
+        raise UsageError("--loss cross_entropy needs --outputs >= 2.")
+    rng = np.random.default_rng(args.seed)
+    net = Network(sizes, activation=args.activation, output_activation=output, seed=rng)
+    X = rng.standard_normal((args.samples, args.inputs))
+    if args.loss == "mse":
+        y = rng.standard_normal((args.samples, args.outputs))
+    elif args.loss == "cross_entropy":
+        y = rng.integers(0, args.outputs, args.samples)
+    else:
+        y = rng.integers(0, 2, (args.samples, args.outputs)).astype(np.float64)
+    report = check_gradients(net, X, y, loss=args.loss, eps=args.eps, alpha=args.alpha)
+    worst = max(max(r["W"], r["b"]) for r in report)
+    ok = worst <= args.tolerance
+    out(f"Gradient check: network {sizes}, {args.activation} -> {output}, loss {args.loss}, "
+        f"{args.samples} random samples, eps {args.eps:g}" + (f", alpha {args.alpha:g}" if args.alpha else ""))
+    out("relative error ||analytic - numeric|| / (||analytic|| + ||numeric||) per layer:")
+    out(text_table(["layer", "W shape", "W", "b"],
+               [[str(r["layer"] + 1), str(net.layers[r["layer"]].W.shape), f"{r['W']:.2e}", f"{r['b']:.2e}"]
+                for r in report]))
+    out(f"{'OK' if ok else 'FAILED'}: largest error {worst:.2e} "
+        f"{'<=' if ok else '>'} tolerance {args.tolerance:g}"
+        + ("" if ok or args.activation not in ("relu", "leaky_relu") else
+           " (a ReLU kink within eps of a sample can cause this; try another --seed)"))
+    if out.as_json:
+        print(json.dumps({"layers": sizes, "report": report, "max_error": worst, "ok": ok}))
+    return EXIT_OK if ok else EXIT_ERROR
+
+
