@@ -327,3 +327,59 @@ def test_missing_onnx_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` raise ImportError
     with pytest.raises(ImportError, match=r"pip install 'ninestep\[onnx\]'"):
         to_onnx(_net([2, 3, 1], "relu", "linear"))
+
+
+# ---------------------------------------------------------------------- ninestep export
+@pytest.fixture
+def cli(monkeypatch):
+    """ninestep.cli with the export command in its list (a no-op once cli/__init__.py lists it)."""
+    import ninestep.cli as cli
+    from ninestep.cli import export
+
+    if export not in cli.COMMANDS:
+        monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, export])
+    return cli
+
+
+def test_export_is_a_ninestep_command():
+    import ninestep.cli as cli
+    from ninestep.cli import export
+
+    assert export in cli.COMMANDS, "add export to COMMANDS in src/ninestep/cli/__init__.py"
+
+
+@pytest.mark.parametrize("data,dtype", [("iris", "float32"), ("diabetes", "float64"), ("moons", "float32")])
+def test_cli_exports_what_train_saved(cli, tmp_path, capsys, data, dtype):
+    run = tmp_path / "run"
+    assert cli.main(["train", "--data", data, "--epochs", "3", "--out", str(run), "--quiet"]) == 0
+    path = tmp_path / "model.onnx"
+    assert cli.main(["export", "--model", str(run / "model.npz"), "--format", "onnx", "--out", str(path),
+                     "--dtype", dtype]) == 0
+    report = capsys.readouterr().out
+    assert f"wrote {path}: ONNX opset {DEFAULT_OPSET}, {dtype}" in report and "input:   X (N, " in report
+    model = ns.load_model(run / "model.npz")
+    X = ns.datasets.load_dataset(data, seed=5).X[:300]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"X": X.astype(dtype)})))
+    if model.classes is not None:
+        np.testing.assert_array_equal(got["label"], model.predict(X.astype(dtype)))
+    else:
+        want = model.predict(X.astype(dtype))
+        rtol = RTOL[np.dtype(dtype).type]
+        assert _worst(got["y"], want, rtol, np.abs(want).max(axis=0)) <= rtol
+
+
+def test_cli_json_and_errors(cli, tmp_path, capsys):
+    model = tmp_path / "model.npz"
+    ns.save_model(model, _net([4, 8, 3], "relu", "softmax"), classes=["a", "b", "c"])
+    assert cli.main(["export", "--model", str(model), "--out", str(tmp_path / "m.onnx"), "--json"]) == 0
+    import json
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["outputs"] == {"label": "(N,)", "probabilities": "(N, 3)"} and result["opset"] == DEFAULT_OPSET
+    assert cli.main(["export", "--model", str(model), "--out", str(tmp_path / "m.onnx"), "--format", "tflite"]) == 2
+    assert "invalid choice: 'tflite'" in capsys.readouterr().err
+    assert cli.main(["export", "--model", str(model), "--out", str(tmp_path / "m.onnx"), "--opset", "9"]) == 1
+    assert f"error: opset must be an int from {MIN_OPSET}" in capsys.readouterr().err
+    assert cli.main(["export", "--model", str(tmp_path / "none.npz"), "--out", str(tmp_path / "m.onnx")]) == 1
+    assert "none.npz" in capsys.readouterr().err
