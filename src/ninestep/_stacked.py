@@ -1,0 +1,504 @@
+"""Private: K networks of one shape trained at once, stacked on a leading axis.
+
+This is what :meth:`ninestep.Ensemble.fit` runs. Every member's arithmetic is
+the single network's (see :mod:`ninestep.network`), with a member index
+``k = 0 .. K-1`` in front of every array:
+
+    Z^l_k = [A^{l-1}_k, 1] [W^l_k; b^l_k]        (n, N_l)        A^0_k = X, shared
+    A^l_k = sigma_l(Z^l_k)
+    dZ^L_k = dL/dZ^L_k                             (from the loss; a mean over the batch)
+    [dW^l_k; db^l_k] = [A^{l-1}_k, 1]^T dZ^l_k     (+ (alpha_k / n) W^l_k for L2)
+    dA^{l-1}_k = dZ^l_k (W^l_k)^T,   dZ^{l-1}_k = dA^{l-1}_k (.) sigma'(Z^{l-1}_k)
+
+Why it is fast - the tricks, each with its reason
+--------------------------------------------------
+* **One NumPy call serves K members.** ``np.matmul`` on a leading axis loops
+  over the members in C, and an element-wise ufunc sees one array. A step of
+  a [2, 8, 8, 1] net on a batch of 10 costs about 90 us alone, almost all of
+  it the fixed cost of ~40 NumPy calls; stacked, K members share that cost.
+* **Samples contiguous.** Each batch-sized array is stored C-ordered as
+  ``(K, N_l, n)``: member by member, one sample per *column* - the article's
+  layout, and the order the single network's fast path keeps (``order="F"``
+  for its ``(n, N_l)`` arrays). The equations' ``(K, n, N_l)`` arrays are
+  transposed views of it. With 4 units and 7,000 samples the element-wise
+  passes then run along memory, and the softmax, which reduces over the
+  units (axis 1 here as there), is ninestep's own, unchanged.
+  In that layout the products read ``Z^T = [W; b]^T [A; 1]^T``,
+  ``[dW; db] = [A; 1]^T... `` - see :meth:`Stack.loss_and_grad`.
+* **A row of ones written once** under each ``A^T`` (and under ``X^T``): the
+  bias costs no pass of its own, and ``[dW; db]`` comes out of one product.
+* **Parameters as one (K, n_params) matrix** whose row k is exactly member
+  k's ``net.params`` (W^1 row-major, b^1, W^2, ...). Each layer's ``[W; b]``
+  for all members is one strided view of it, and an optimiser updates every
+  member with a handful of whole-matrix passes; per-member hyperparameters
+  (lr, momentum, betas, alpha) broadcast as a (K, 1) column, or stay a
+  Python float when all members share them (a float32 stack stays float32).
+* **Members never mix.** Every number of member k depends on member k's
+  arrays only, so its bits do not depend on K or on the other members. That
+  lets :func:`train` (a) split the stack into chunks trained on separate
+  threads - NumPy releases the GIL inside its loops and in BLAS, so two
+  cores work at once when each call has enough work - and (b) drop members
+  that stopped (early stopping, divergence) from the arrays.
+* **Scratch arrays reused** from step to step (fresh batch-sized arrays
+  above the allocator's mmap threshold cost page faults every step), kept
+  per batch size: the batch, the shorter last one, the validation set.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .activations import Activation, log_softmax
+from .callbacks import History
+
+__all__ = ["Stack", "StackedSGD", "StackedAdam", "Outcome", "train", "member_coef"]
+
+
+def member_coef(values: Sequence[float], dtype) -> float | np.ndarray:
+    """One hyperparameter per member as something that broadcasts against (K, n_params).
+
+    A Python float when every member has the same value (the single network
+    uses Python floats, and NumPy keeps float32 arrays float32 against
+    them); otherwise a (K, 1) column of ``dtype``, each value rounded to the
+    dtype exactly as a Python float would be in ``float32_array * value``.
+    """
+    values = [float(v) for v in values]
+    if all(v == values[0] for v in values):
+        return values[0]
+    return np.asarray(values, dtype=np.float64).astype(dtype).reshape(-1, 1)
+
+
+def _rows(coef: float | np.ndarray, keep: np.ndarray) -> float | np.ndarray:
+    return coef if isinstance(coef, float) else coef[keep]
+
+
+# ---------------------------------------------------------------------- the network stack
+@dataclass
+class _Scratch:
+    """Work arrays of one batch size (n rows); see :meth:`Stack._scratch`."""
+
+    XT: np.ndarray          # [X; 1]^T... stored (N_0 + 1, n): X^T with a row of ones; shared by all members
+    YT: np.ndarray          # targets^T, (N_L, n)
+    InT: list[np.ndarray]   # layer l's input [A^{l-1}; 1]^T: XT for l = 1, else (K, N_{l-1} + 1, n)
+    ZT: list[np.ndarray]    # (K, N_l, n)
+    AT: list[np.ndarray]    # (K, N_l, n): views of the next InT without its row of ones; own array for l = L
+    dZT: list[np.ndarray]   # (K, N_l, n); also holds dA^l before the activation's backward
+
+
+class Stack:
+    """K networks of one shape: parameters ``(K, n_params)`` and the step's arithmetic.
+
+    Parameters
+    ----------
+    params : ndarray of shape (K, n_params), C-contiguous
+        Row k is member k's flat parameter vector, laid out as ``Network.params``.
+    layer_sizes : list of int
+    activations : list of Activation, one per layer
+    """
+
+    def __init__(self, params: np.ndarray, layer_sizes: Sequence[int], activations: Sequence[Activation]):
+        self.params = params
+        self.sizes = list(layer_sizes)
+        self.activations = list(activations)
+        self.K = params.shape[0]
+        self.dtype = params.dtype
+        self.Wb = self.layer_views(params)                  # [W^l; b^l]: (K, N_{l-1} + 1, N_l)
+        self.W = [Wb[:, :-1, :] for Wb in self.Wb]          # W^l: (K, N_{l-1}, N_l)
+        self.WbT = [Wb.transpose(0, 2, 1) for Wb in self.Wb]  # [W^l; b^l]^T, what the samples-contiguous forward multiplies by
+        self.grad = np.empty_like(params)
+        self.dWb = self.layer_views(self.grad)
+        self._work: dict[int, _Scratch] = {}
+
+    def layer_views(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Each layer's ``[W; b]`` for every member: (K, N_{l-1} + 1, N_l) views of a (K, n_params) matrix."""
+        views, start = [], 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            size = (n_in + 1) * n_out
+            views.append(flat[:, start:start + size].reshape(-1, n_in + 1, n_out))
+            start += size
+        return views
+
+    def _scratch(self, n: int, use: str = "train") -> _Scratch:
+        """Work arrays for a batch of ``n`` rows, made once per (use, batch size) and reused.
+
+        ``use`` keeps the validation set's arrays apart from the training
+        batch's: a full batch stays loaded in its arrays from epoch to epoch.
+        """
+        work = self._work.get((use, n))
+        if work is None:
+            K, dt, sizes = self.K, self.dtype, self.sizes
+            XT = np.ones((sizes[0] + 1, n), dtype=dt)       # the last row stays 1: the bias input
+            InT, ZT, AT, dZT = [XT], [], [], []
+            for l, width in enumerate(sizes[1:], start=1):
+                ZT.append(np.empty((K, width, n), dtype=dt))
+                dZT.append(np.empty((K, width, n), dtype=dt))
+                if l < len(sizes) - 1:
+                    nxt = np.ones((K, width + 1, n), dtype=dt)  # [A^l; 1]^T, ones written once
+                    InT.append(nxt)
+                    AT.append(nxt[:, :-1, :])
+                else:
+                    AT.append(np.empty((K, width, n), dtype=dt))
+            work = self._work[(use, n)] = _Scratch(XT, np.empty((sizes[-1], n), dtype=dt), InT, ZT, AT, dZT)
+        return work
+
+    def forward_into(self, work: _Scratch) -> np.ndarray:
+        """Forward pass on the batch in ``work.XT``; returns ``A^L`` as (K, N_L, n)."""
+        for l, sigma in enumerate(self.activations):
+            # Z^l^T = [W^l; b^l]^T [A^{l-1}; 1]^T  - (K, N_l, N_{l-1}+1) @ (K or 1, N_{l-1}+1, n)
+            Z = np.matmul(self.WbT[l], work.InT[l], out=work.ZT[l])
+            A = sigma.forward(Z, out=work.AT[l])
+            if A is not work.AT[l]:  # activations that cannot work in place return their own array
+                work.AT[l][...] = A
+        return work.AT[-1]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """``y_hat`` of every member for checked X (n, N_0): an array (K, n, N_L)."""
+        work = self._scratch(X.shape[0], "predict")
+        del self._work[("predict", X.shape[0])]  # a one-off pass: do not keep its arrays
+        work.XT[:-1] = X.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.forward_into(work).transpose(0, 2, 1).copy()
+
+    def loss_and_grad(self, work: _Scratch, loss: str, alpha: float | np.ndarray) -> np.ndarray:
+        """Back-propagation for the batch in ``work`` (XT, YT); fills ``self.grad``, returns the K losses.
+
+        ``alpha``: the L2 strength, a float or a (K, 1) column.
+        """
+        n = work.XT.shape[1]
+        A_out = self.forward_into(work)
+        value, dZ = _LOSS[loss](work.ZT[-1], A_out, work.YT, self.activations[-1], work.dZT[-1])
+        alpha3 = alpha if isinstance(alpha, float) else alpha.reshape(-1, 1, 1)
+        for l in range(len(self.activations) - 1, -1, -1):
+            # [dW^l; db^l] = [A^{l-1}, 1]^T dZ^l, here (K, N_{l-1}+1, n) @ (K, n, N_l): the last
+            # row, db^l = the sum of dZ^l over the samples, comes out of the same product.
+            np.matmul(work.InT[l], dZ.transpose(0, 2, 1), out=self.dWb[l])
+            if isinstance(alpha, np.ndarray) or alpha:
+                self.dWb[l][:, :-1, :] += (alpha3 / n) * self.W[l]   # dW^l += (alpha / n) W^l
+            if l > 0:
+                # dA^{l-1}^T = W^l dZ^l^T, (K, N_{l-1}, N_l) @ (K, N_l, n), into dZ^{l-1}'s buffer
+                dA = np.matmul(self.W[l], dZ, out=work.dZT[l - 1])
+                dZ = self.activations[l - 1].backward(work.ZT[l - 1], work.AT[l - 1], dA, out=dA)
+        if isinstance(alpha, np.ndarray) or alpha:
+            # L = data loss + alpha / (2 n) sum_l ||W^l||_F^2, one sum per member
+            squares = sum(np.einsum("kij,kij->k", W, W) for W in self.W)
+            value = value + (0.5 * np.reshape(alpha, -1) / n) * squares
+        return value
+
+    def take(self, keep: np.ndarray) -> "Stack":
+        """A new Stack of the members ``keep`` (their parameters copied), for dropping stopped members."""
+        return Stack(np.ascontiguousarray(self.params[keep]), self.sizes, self.activations)
+
+
+# ---------------------------------------------------------------------- losses, per member
+# Each returns (values (K,), dZ^L (K, N_L, n)) for Z, A (K, N_L, n) and Y^T (N_L, n), shared by all
+# members; the same formulas as ninestep.losses, with one sum per member instead of one in all.
+def _mse(Z, A, YT, sigma, out):
+    R = np.subtract(A, YT, out=out)                     # the residual A - Y, shared by value and gradient
+    n = Z.shape[2]
+    value = 0.5 * np.einsum("kij,kij->k", R, R) / n     # L = (1/n) sum_i 1/2 ||A_i - Y_i||^2
+    R *= 1.0 / n                                        # dL/dA = (A - Y) / n
+    return value, sigma.backward(Z, A, R, out=R)        # dZ = dL/dA (.) sigma'(Z)
+
+
+def _cross_entropy(Z, A, YT, sigma, out):
+    n = Z.shape[2]
+    value = -np.einsum("ij,kij->k", YT, log_softmax(Z)) / n   # log_softmax over axis 1: the units
+    dZ = np.subtract(A, YT, out=out)                          # softmax + cross-entropy: dZ = (A - Y) / n
+    dZ /= n
+    return value, dZ
+
+
+def _binary_cross_entropy(Z, A, YT, sigma, out):
+    n = Z.shape[2]
+    softplus = np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))   # log(1 + e^z), without overflow
+    value = (softplus.sum(axis=(1, 2)) - np.einsum("ij,kij->k", YT, Z)) / n
+    dZ = np.subtract(A, YT, out=out)                          # sigmoid + BCE: dZ = (A - Y) / n
+    dZ /= n
+    return value, dZ
+
+
+_LOSS: dict[str, Callable] = {"mse": _mse, "cross_entropy": _cross_entropy,
+                              "binary_cross_entropy": _binary_cross_entropy}
+
+
+def validation_loss(stack: Stack, XvT: np.ndarray, YvT: np.ndarray, loss: str) -> np.ndarray:
+    """The K members' data loss (no L2 penalty) on a validation set; may hold inf or NaN."""
+    work = stack._scratch(XvT.shape[1], "validation")
+    work.XT[:-1] = XvT
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        A = stack.forward_into(work)
+        return _LOSS[loss](work.ZT[-1], A, YvT, stack.activations[-1], work.dZT[-1])[0]
+
+
+# ---------------------------------------------------------------------- optimisers, per member
+class StackedSGD:
+    """SGD for K members, each with its own lr, momentum and Nesterov flag:
+
+        v <- mu v + g
+        params <- params - lr v                 (heavy ball; mu = 0 is plain SGD, v = g)
+        params <- params - lr (g + mu v)        (Nesterov)
+    """
+
+    def __init__(self, momentum: Sequence[float], nesterov: Sequence[bool], dtype, velocity: np.ndarray | None):
+        self.momentum_values, self.nesterov_values = list(momentum), list(nesterov)
+        self.mu = member_coef(momentum, dtype)
+        flags = np.asarray(nesterov, dtype=bool)
+        self.nesterov = bool(flags[0]) if flags.all() or not flags.any() else flags.reshape(-1, 1)
+        self.velocity = velocity  # (K, n_params), None while every member has mu = 0
+
+    def step(self, params: np.ndarray, grad: np.ndarray, lr: float | np.ndarray) -> None:
+        if self.velocity is None:               # mu = 0 for every member: the article's W <- W - lr dW
+            params -= lr * grad
+            return
+        v = self.velocity
+        v *= self.mu
+        v += grad
+        if self.nesterov is False:
+            params -= lr * v
+        elif self.nesterov is True:
+            params -= lr * (grad + self.mu * v)
+        else:                                   # some members Nesterov, some not
+            params -= lr * np.where(self.nesterov, grad + self.mu * v, v)
+
+    def state(self) -> list:
+        return [None if self.velocity is None else self.velocity.copy()]
+
+    def restore(self, state: list, rows: np.ndarray) -> None:
+        if self.velocity is not None:
+            self.velocity[rows] = state[0][rows]
+
+    def take(self, keep: np.ndarray) -> "StackedSGD":
+        return StackedSGD([self.momentum_values[i] for i in keep], [self.nesterov_values[i] for i in keep],
+                          self.velocity.dtype if self.velocity is not None else np.float64,
+                          None if self.velocity is None else self.velocity[keep].copy())
+
+
+class StackedAdam:
+    """Adam for K members, each with its own lr, beta1, beta2, eps (Kingma & Ba, Algorithm 1):
+
+        m <- beta1 m + (1 - beta1) g
+        v <- beta2 v + (1 - beta2) g^2
+        m_hat = m / (1 - beta1^t),   v_hat = v / (1 - beta2^t)
+        params <- params - lr m_hat / (sqrt(v_hat) + eps)
+
+    ``t`` counts each member's steps (members may start from different states).
+    """
+
+    def __init__(self, beta1, beta2, eps, t: Sequence[int], m: np.ndarray, v: np.ndarray):
+        self.values = (list(beta1), list(beta2), list(eps))
+        dtype = m.dtype
+        self.b1, self.b2, self.eps = (member_coef(vals, dtype) for vals in self.values)
+        self.t = np.asarray(t, dtype=np.int64)
+        self.m, self.v = m, v
+        self.buf = np.empty_like(m)  # one scratch matrix: no temporaries of the parameters' size
+
+    def step(self, params: np.ndarray, grad: np.ndarray, lr: float | np.ndarray) -> None:
+        self.t += 1
+        b1, b2 = (np.asarray(vals, dtype=np.float64) for vals in self.values[:2])
+        # The bias corrections in float64, per member, then one coefficient each (as Python floats
+        # do for a single float32 network): m_hat / (sqrt(v_hat) + eps) with the divisions by
+        # 1 - beta^t folded into multiplications.
+        inv_c1 = member_coef(1.0 / (1.0 - b1 ** self.t), params.dtype)
+        inv_c2 = member_coef(1.0 / (1.0 - b2 ** self.t), params.dtype)
+        m, v, buf = self.m, self.v, self.buf
+        one_b1 = member_coef(1.0 - b1, params.dtype)
+        one_b2 = member_coef(1.0 - b2, params.dtype)
+        m *= self.b1                             # m <- b1 m + (1 - b1) g
+        np.multiply(grad, one_b1, out=buf)
+        m += buf
+        v *= self.b2                             # v <- b2 v + (1 - b2) g^2
+        np.square(grad, out=buf)
+        buf *= one_b2
+        v += buf
+        np.multiply(v, inv_c2, out=buf)          # v_hat
+        np.sqrt(buf, out=buf)
+        buf += self.eps                          # sqrt(v_hat) + eps
+        np.divide(m, buf, out=buf)
+        buf *= lr * inv_c1                       # lr m_hat / (sqrt(v_hat) + eps)
+        params -= buf
+
+    def state(self) -> list:
+        return [self.m.copy(), self.v.copy(), self.t.copy()]
+
+    def restore(self, state: list, rows: np.ndarray) -> None:
+        self.m[rows], self.v[rows], self.t[rows] = state[0][rows], state[1][rows], state[2][rows]
+
+    def take(self, keep: np.ndarray) -> "StackedAdam":
+        return StackedAdam(*([vals[i] for i in keep] for vals in self.values), self.t[keep],
+                           self.m[keep].copy(), self.v[keep].copy())
+
+
+# ---------------------------------------------------------------------- the training loop
+@dataclass
+class Outcome:
+    """How one member's training ended."""
+
+    params: np.ndarray                 # final flat parameters (best ones under early stopping)
+    history: Any                       # a ninestep History
+    opt_state: dict                    # its optimiser state: velocity, or m, v and t
+    diverged: str | None = None        # why it stopped, if its loss or weights became NaN or infinite
+
+
+@dataclass
+class Settings:
+    """What every member shares in a fit, besides the data."""
+
+    loss: str
+    epochs: int
+    batch_size: int
+    shuffle: bool
+    alpha: list[float]
+    lr0: list[float]
+    patience: int | None = None
+    min_delta: float = 0.0
+    lr_schedule: Callable[[int, float], float] | None = None
+    callback: Callable[[int, int], Any] | None = None
+    validation: tuple[np.ndarray, np.ndarray] | None = None   # (X_val^T, Y_val^T)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _opt_row(opt, row: int) -> dict:
+    if isinstance(opt, StackedAdam):
+        return {"m": opt.m[row].copy(), "v": opt.v[row].copy(), "t": int(opt.t[row])}
+    return {"velocity": None if opt.velocity is None else opt.velocity[row].copy()}
+
+
+def train(stack: Stack, opt, X: np.ndarray, Y: np.ndarray, settings: Settings, rng: np.random.Generator,
+          members: Sequence[int], overflow_error: Callable) -> dict[int, Outcome]:
+    """Train one chunk of members (ids ``members``, rows of ``stack``) as ``ninestep.training.fit`` would each.
+
+    Every member sees the same batches: one ``rng.permutation(n)`` per epoch
+    when shuffling mini-batches, as a lone network's ``fit(seed=...)`` draws.
+    A member whose loss or weights become NaN or infinite goes back to the
+    start of that epoch (weights and optimiser state), as a lone network's
+    DivergenceError leaves it, and stops; the others go on. Under early
+    stopping each member stops on its own patience and keeps its own best
+    weights. Stopped members leave the arrays. Returns ``{member id: Outcome}``.
+    """
+    n = X.shape[0]
+    XT, YT = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)   # samples contiguous, as the stack
+    batches = [slice(s, min(s + settings.batch_size, n)) for s in range(0, n, settings.batch_size)]
+    full_batch = len(batches) == 1
+    ids = np.asarray(members)
+    K = len(ids)
+    histories = [History() for _ in range(K)]
+    best_val, wait = np.full(K, np.inf), np.zeros(K, dtype=np.int64)
+    best_params = np.full_like(stack.params, np.nan) if settings.patience is not None else None
+    has_best = np.zeros(K, dtype=bool)
+    outcomes: dict[int, Outcome] = {}
+    rows = np.arange(K)          # rows[i]: the member (0..K-1 of this chunk) in row i of the stack
+    first_step, loaded = True, False
+
+    def finish(i_rows: np.ndarray, reason: dict[int, str]) -> None:
+        for i in i_rows:
+            j = rows[i]
+            params = stack.params[i].copy()
+            if best_params is not None and has_best[j] and j not in reason:
+                params = best_params[j].copy()   # early stopping: the best validation weights
+            outcomes[int(ids[j])] = Outcome(params, histories[j], _opt_row(opt, i), reason.get(j))
+
+    for epoch in range(settings.epochs):
+        if stack.K == 0:
+            break
+        lr0 = [settings.lr0[ids[j]] for j in rows]
+        lr_values = lr0 if settings.lr_schedule is None else [settings.lr_schedule(epoch, v) for v in lr0]
+        lr = member_coef(lr_values, stack.dtype)
+        alpha = member_coef([settings.alpha[ids[j]] for j in rows], stack.dtype)
+        snapshot, opt_snapshot = stack.params.copy(), opt.state()   # what a diverging member goes back to
+        order = rng.permutation(n) if settings.shuffle and not full_batch else None
+        total = np.zeros(stack.K)
+        bad = np.zeros(stack.K, dtype=bool)
+        for s in batches:
+            size = s.stop - s.start
+            work = stack._scratch(size)
+            if order is not None:
+                # Gather the batch's columns straight into the step's arrays: no copy of the data set.
+                XT.take(order[s], axis=1, out=work.XT[:-1], mode="clip")
+                YT.take(order[s], axis=1, out=work.YT, mode="clip")
+            elif not (full_batch and loaded):
+                work.XT[:-1], work.YT[...] = XT[:, s], YT[:, s]
+                loaded = True
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                values = stack.loss_and_grad(work, settings.loss, alpha)
+            if first_step:  # before any update a non-finite loss is the data's fault, not the lr's
+                broken = ~(np.isfinite(values) & np.isfinite(stack.grad).all(axis=1))
+                if broken.any():
+                    raise overflow_error(f"the loss or its gradient before the first update (member "
+                                         f"{int(ids[rows[int(np.argmax(broken))]])})",
+                                         work.XT[:-1].T, work.YT.T)
+                first_step = False
+            bad |= ~np.isfinite(values)
+            with np.errstate(over="ignore", invalid="ignore"):
+                opt.step(stack.params, stack.grad, lr)
+            total += values * size
+        bad |= ~np.isfinite(stack.params).all(axis=1)
+        reason: dict[int, str] = {}
+        for i in np.flatnonzero(bad):
+            reason[rows[i]] = (f"member {int(ids[rows[i]])} diverged in epoch {epoch + 1} with lr={lr_values[i]:g}: "
+                               "its loss or weights became NaN or infinite; its weights and optimiser state "
+                               "went back to the start of that epoch. Try a smaller learning rate.")
+        for i in np.flatnonzero(~bad):
+            histories[rows[i]].loss.append(float(total[i] / n))
+            histories[rows[i]].lr.append(float(lr_values[i]))
+        if settings.validation is not None:
+            val = validation_loss(stack, *settings.validation, settings.loss)
+            for i in np.flatnonzero(~bad & ~np.isfinite(val)):
+                bad[i] = True
+                histories[rows[i]].loss.pop()
+                histories[rows[i]].lr.pop()
+                reason[rows[i]] = (f"member {int(ids[rows[i]])}: the validation loss became {val[i]} in epoch "
+                                   f"{epoch + 1} with lr={lr_values[i]:g}; its weights and optimiser state went "
+                                   "back to the start of that epoch. Try a smaller learning rate.")
+            for i in np.flatnonzero(~bad):
+                j = rows[i]
+                histories[j].val_loss.append(float(val[i]))
+                if val[i] < best_val[j] - settings.min_delta:
+                    best_val[j], wait[j], histories[j].best_epoch = val[i], 0, epoch
+                    if best_params is not None:
+                        best_params[j], has_best[j] = stack.params[i], True
+                else:
+                    wait[j] += 1
+        if bad.any():
+            stack.params[bad] = snapshot[bad]
+            opt.restore(opt_snapshot, bad)
+        stopped = bad.copy()
+        if settings.patience is not None:
+            for i in np.flatnonzero(~bad & (wait[rows] >= settings.patience)):
+                histories[rows[i]].stopped_early = True
+                stopped[i] = True
+        if settings.callback is not None:
+            with settings.lock:
+                settings.callback(epoch, int(stack.K))
+        if stopped.any():   # drop them from the arrays: the others' bits do not depend on them
+            finish(np.flatnonzero(stopped), reason)
+            keep = np.flatnonzero(~stopped)
+            stack, opt, rows = stack.take(keep), opt.take(keep), rows[keep]
+            loaded = False
+    finish(np.arange(stack.K), {})
+    return outcomes
+
+
+def train_chunks(chunks: list[tuple[Stack, Any, list[int]]], X: np.ndarray, Y: np.ndarray, settings: Settings,
+                 rng: np.random.Generator, overflow_error: Callable) -> dict[int, Outcome]:
+    """Train each chunk of members on its own thread (one chunk: this thread); every chunk sees the same batches.
+
+    Each thread draws the batch order from its own copy of ``rng``, so all
+    chunks see the permutations a single ``fit(seed=...)`` would draw.
+    """
+    if len(chunks) == 1:
+        stack, opt, ids = chunks[0]
+        return train(stack, opt, X, Y, settings, copy.deepcopy(rng), ids, overflow_error)
+    outcomes: dict[int, Outcome] = {}
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        futures = [pool.submit(train, stack, opt, X, Y, settings, copy.deepcopy(rng), ids, overflow_error)
+                   for stack, opt, ids in chunks]
+        for future in futures:
+            outcomes.update(future.result())
+    return outcomes
