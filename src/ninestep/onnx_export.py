@@ -7,18 +7,15 @@ The graph holds the whole prediction from raw features, exactly as
     A^0 = (X - x_mean) / x_scale         Sub, Div      when the model stores an input scaler
     Z^l = A^{l-1} W^l + b^l              Gemm          l = 1 .. L, W^l (N_{l-1}, N_l) as in ninestep
     A^l = sigma_l(Z^l)                   Relu, LeakyRelu, Sigmoid, Tanh, Softmax; linear adds nothing
-    regression:     y = A^L * y_scale + y_mean     Mul, Add    output "y", (N, n_outputs)
-    classification: k = ArgMax(A^L, axis 1)        (one output: k = A^L > 0.5, as predict does)
-                    label = classes[k]             Gather      output "label", (N,)
-                    probabilities                  output "probabilities", (N, n_classes)
+    regression:     y = A^L * y_scale + y_mean     Mul, Add       output "y", (N, n_outputs)
+    classification: P = A^L  (one output p: [1 - p, p])  Sub, Concat  output "probabilities", (N, n_classes)
+                    label = classes[ArgMax(P, axis 1)]   ArgMax, Gather  output "label", (N,)
 
-The batch dimension ``N`` is dynamic. Class names keep their type: text
-becomes a string tensor, whole numbers int64, other numbers float64.
-A classifier whose output layer is softmax (several outputs) or sigmoid
-(one output, whose column pair is ``[1 - p, p]``) gives "probabilities";
-any other output layer gives its raw outputs as "scores" instead, since
-they are not probabilities. A bare :class:`~ninestep.Network` exports its
-forward pass alone: input "X", output "y".
+The batch dimension ``N`` is dynamic. "probabilities" is what
+``SavedModel.predict_proba`` returns and "label" what ``predict`` returns;
+class names keep their type: text becomes a string tensor, whole numbers
+int64, other numbers float64. A bare :class:`~ninestep.Network` exports
+its forward pass alone: input "X", output "y".
 
 Everything that cannot be written exactly is refused with an error that
 names it - an activation the exporter does not know, a scaler of another
@@ -255,30 +252,21 @@ class _Graph:
                          "to ONNX; exportable: relu, leaky_relu, sigmoid, tanh, linear, softmax.")
 
     def classifier(self, A: str, net: Network, classes: list) -> list[tuple[str, int, list[int]]]:
-        """Class index as SavedModel.predict takes it, then the label lookup and the probabilities."""
+        """Probabilities as SavedModel.predict_proba gives them, their ArgMax, and the label lookup."""
         from onnx import TensorProto
 
         names = _class_array(list(classes))
-        single = net.n_outputs == 1
-        if len(names) != (2 if single else net.n_outputs):
+        n_classes = 2 if net.n_outputs == 1 else net.n_outputs
+        if len(names) != n_classes:
             raise ValueError(f"the model lists {len(names)} classes for a network with {net.n_outputs} outputs.")
-        output = type(net.layers[-1].activation)
-        if single:  # p > 0.5 picks the second class, as predict's (out[:, 0] > 0.5)
-            half = self.constant("half", np.array(0.5), "0.5")
-            above = self.node("Greater", [A, half], "above_half")
-            index = self.node("Cast", [above], "index_column", to=TensorProto.INT64)
-            index = self.node("Reshape", [index, self.constant("flat", np.array([-1], dtype=np.int64), "")], "index")
-        else:  # ArgMax takes the first of equal maxima, as NumPy's argmax
-            index = self.node("ArgMax", [A], "index", axis=1, keepdims=0)
+        if net.n_outputs == 1:  # one output p stands for the pair [1 - p, p]
+            below = self.node("Sub", [self.constant("one", np.array(1.0), "1"), A], "p_first")
+            P = self.node("Concat", [below, A], "probabilities", axis=1)
+        else:
+            P = self.node("Identity", [A], "probabilities")
+        # ArgMax, like NumPy's argmax, takes the first of equal maxima; on [1 - p, p] it picks the
+        # second class exactly when p > 0.5 (1 - p is exact for p in [0.25, 1]), predict's threshold.
+        index = self.node("ArgMax", [P], "index", axis=1, keepdims=0)
         self.node("Gather", [self.constant("classes", names, "classes", cast=False), index], "label", axis=0)
         label_elem = {"O": TensorProto.STRING, "i": TensorProto.INT64, "f": TensorProto.DOUBLE}[names.dtype.kind]
-        if single and output is Sigmoid:
-            one = self.constant("one", np.array(1.0), "1")
-            below = self.node("Sub", [one, A], "p_first")
-            self.node("Concat", [below, A], "probabilities", axis=1)
-            second = ("probabilities", self.elem, [2])
-        elif not single and output is Softmax:
-            second = (self.node("Identity", [A], "probabilities"), self.elem, [net.n_outputs])
-        else:  # the outputs of a linear (or other) output layer are not probabilities: say so by name
-            second = (self.node("Identity", [A], "scores"), self.elem, [net.n_outputs])
-        return [("label", label_elem, []), second]
+        return [("label", label_elem, []), (P, self.elem, [n_classes])]
