@@ -364,3 +364,26 @@ def test_cli_json_and_errors(tmp_path, capsys):
     assert f"error: opset must be an int from {MIN_OPSET}" in capsys.readouterr().err
     assert cli.main(["export", "--model", str(tmp_path / "none.npz"), "--out", str(tmp_path / "m.onnx")]) == 1
     assert "none.npz" in capsys.readouterr().err
+
+
+if __name__ == "__main__":  # the worst errors over the agreement tests' models: python tests/test_onnx_export.py
+    import tempfile
+    from pathlib import Path
+
+    worst, count = {np.float32: 0.0, np.float64: 0.0}, 0
+    with tempfile.TemporaryDirectory() as folder:
+        for dtype in worst:
+            for hidden in HIDDEN:
+                models = [_saved(Path(folder), _net([4, 16, 8, 3], hidden, "linear"), scaled=s, y_scaled=s)
+                          for s in (True, False)]
+                for classes, scaled in ((["a", "b", "c"], True), ([10, -3, 7], False)):
+                    net = _net([4, 16, 8, 3], hidden, "softmax")
+                    net.layers[-1].W[...] *= 8
+                    models.append(_saved(Path(folder), net, scaled=scaled, classes=classes))
+                models += [_saved(Path(folder), _net([4, 16, 1], hidden, "sigmoid"), classes=c)
+                           for c in (["no", "yes"], [0, 1])]
+                for model in models:
+                    worst[dtype] = max(worst[dtype], _check_against_ninestep(model, dtype))
+                    count += 1
+    print(f"{count} models, {sum(len(X) for X in _cases(True).values()):,} rows each, labels identical; worst error "
+          f"float32 graph {worst[np.float32]:.2g} (tolerance 1e-5), float64 graph {worst[np.float64]:.2g} (1e-12)")
