@@ -46,8 +46,8 @@ Why it is fast - the tricks, each with its reason
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -486,19 +486,33 @@ def train(stack: Stack, opt, X: np.ndarray, Y: np.ndarray, settings: Settings, r
 
 
 def train_chunks(chunks: list[tuple[Stack, Any, list[int]]], X: np.ndarray, Y: np.ndarray, settings: Settings,
-                 rng: np.random.Generator, overflow_error: Callable) -> dict[int, Outcome]:
-    """Train each chunk of members on its own thread (one chunk: this thread); every chunk sees the same batches.
+                 rng: np.random.Generator, overflow_error: Callable, threads: int = 1) -> dict[int, Outcome]:
+    """Train each chunk of members in turn, on ``threads`` threads; every chunk sees the same batches.
 
-    Each thread draws the batch order from its own copy of ``rng``, so all
-    chunks see the permutations a single ``fit(seed=...)`` would draw.
+    Each chunk draws the batch order from its own copy of ``rng``, so all
+    chunks see the permutations a single ``fit(seed=...)`` would draw. With
+    several threads, BLAS is held to one thread of its own per call (when
+    threadpoolctl is installed): two threads of ours, each calling a BLAS
+    that starts two more, would fight over two cores.
     """
-    if len(chunks) == 1:
-        stack, opt, ids = chunks[0]
+    def one(chunk):
+        stack, opt, ids = chunk
         return train(stack, opt, X, Y, settings, copy.deepcopy(rng), ids, overflow_error)
+
     outcomes: dict[int, Outcome] = {}
-    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        futures = [pool.submit(train, stack, opt, X, Y, settings, copy.deepcopy(rng), ids, overflow_error)
-                   for stack, opt, ids in chunks]
-        for future in futures:
-            outcomes.update(future.result())
+    if threads == 1:
+        for chunk in chunks:
+            outcomes.update(one(chunk))
+        return outcomes
+    with _blas_single_threaded(), ThreadPoolExecutor(max_workers=threads) as pool:
+        for result in pool.map(one, chunks):
+            outcomes.update(result)
     return outcomes
+
+
+def _blas_single_threaded():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it BLAS keeps its own threads
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")

@@ -287,7 +287,7 @@ class Ensemble:
         if loss_fn.name in ("cross_entropy", "binary_cross_entropy") and n:
             _check_two_classes(Y, loss_fn.name)
         optimizers = _optimizers(optimizer, K)
-        chunks = _chunks(n_threads, K, batch_size, self.layer_sizes)
+        chunks, threads = _chunks(n_threads, K, batch_size, self.layer_sizes, self.dtype.itemsize)
 
         rng = as_generator(seed)
         settings = _stacked.Settings(loss=loss_fn.name, epochs=epochs, batch_size=batch_size, shuffle=bool(shuffle),
@@ -299,7 +299,7 @@ class Ensemble:
             params = self.params[ids].copy()
             parts.append((_stacked.Stack(params, self.layer_sizes, self.activations),
                           _stacked_optimizer([optimizers[i] for i in ids], params), list(ids)))
-        outcomes = _stacked.train_chunks(parts, X, Y, settings, rng, overflow_error)
+        outcomes = _stacked.train_chunks(parts, X, Y, settings, rng, overflow_error, threads)
 
         result = EnsembleHistory()
         for k in range(K):
@@ -478,15 +478,30 @@ def _load_state(opt, state: dict, settings, history) -> None:
     opt.load_state_dict(saved)
 
 
-def _chunks(n_threads, K: int, batch_size: int, sizes: Sequence[int]) -> int:
-    """How many chunks (threads) to train the stack in."""
+#: Bytes of a chunk's working set (batch arrays and optimiser vectors) that stay in a core's
+#: cache between the passes of a step (the single network's fast path keeps one net there).
+_CHUNK_BYTES = 2**20
+#: Per member, a step below this many numbers (batch rows x units) is mostly Python between
+#: NumPy calls, which holds the GIL: a second thread would only wait for it.
+_THREAD_WORK = 2000
+
+
+def _chunks(n_threads, K: int, batch_size: int, sizes: Sequence[int], itemsize: int) -> tuple[int, int]:
+    """(chunks, threads): how to split K members for the cache, and how many threads train the chunks.
+
+    Results do not depend on either (members never mix). A chunk holds as
+    many members as fit in :data:`_CHUNK_BYTES`; threads run when each
+    NumPy call has enough work to release the GIL for long (NumPy releases
+    it inside its loops and in BLAS), one per core (or ``n_threads``).
+    """
+    per_member = itemsize * (batch_size * sum(3 * (width + 1) for width in sizes[1:]) + 5 * count_params(sizes))
+    chunks = max(1, min(K, -(-K * per_member // _CHUNK_BYTES)))
     if n_threads is not None:
-        return min(check_int(n_threads, "n_threads"), K)
-    # Each NumPy call of a step touches about batch x (sum of widths) numbers per member. Below
-    # ~20,000 numbers per chunk the calls are too short: the Python between them, which holds
-    # the GIL, would leave the second core waiting (measured in benchmarks/ensemble.py).
-    work = batch_size * sum(sizes[1:]) * K
-    return int(max(1, min(os.cpu_count() or 1, K, work // 20_000)))
+        threads = check_int(n_threads, "n_threads")
+    else:
+        threads = (os.cpu_count() or 1) if batch_size * sum(sizes[1:]) >= _THREAD_WORK else 1
+    threads = max(1, min(threads, K))
+    return max(chunks, threads), threads
 
 
 def _check_two_classes(Y: np.ndarray, loss: str) -> None:
