@@ -1,0 +1,287 @@
+"""One training session per browser tab: the model behind the page.
+
+A :class:`Session` holds the data, the network, the optimiser and the
+history of one run, and trains it with the same calls as ``ninestep
+train``: the data, the split, the initial weights and the shuffling each
+draw from their own stream spawned from the one seed
+(``SeedSequence(seed).spawn(4)``, as ``ninestep train --seed``), the inputs
+and (for regression) the targets are standardised on the training rows,
+and every epoch is one ``net.fit(..., epochs=1)`` call whose optimiser and
+shuffling generator carry on from the last. Training E epochs in chunks of
+any size therefore gives the same bits as one ``fit(epochs=E)`` - which is
+what makes the page's URL a reproducible run, and the exported command line
+the same model (see :mod:`ninestep.playground.export`).
+
+The session never trains on its own: the page asks for the next frame
+(:meth:`Session.tick`) and the session trains ``speed`` epochs before
+answering. When the page closes, the requests stop and so does training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import data as generators
+from ..network import Network
+from ..optimizers import SGD, Adam
+from ..scaling import StandardScaler
+from ..tabular import infer_task, read_csv, read_header
+from ..data import train_test_split
+from ..training import DivergenceError
+from . import views
+from .settings import DATASETS, Limits, Settings, parse_settings
+
+__all__ = ["Data", "Session", "load_data", "read_uploaded_csv"]
+
+
+@dataclass
+class Data:
+    """A data set as the page draws it: ``plot`` holds the 1 or 2 feature columns on the axes."""
+
+    X: np.ndarray
+    y: np.ndarray
+    task: str
+    feature_names: list[str]
+    target_names: list[str]
+    classes: list | None
+    plot: tuple[int, ...]
+    description: str
+
+
+def seeds(seed: int) -> dict[str, np.random.SeedSequence]:
+    """Independent streams for the data, the split, the initial weights and the shuffling (as ninestep train)."""
+    data, split, init, fit = np.random.SeedSequence(seed).spawn(4)
+    return {"data": data, "split": split, "init": init, "fit": fit}
+
+
+def generate(s: Settings) -> Data:
+    """A built-in data set drawn from the settings' seed."""
+    rng = np.random.default_rng(seeds(s.seed)["data"])
+    xy = ["x1", "x2"]
+    if s.data == "arithmetic":
+        X, y = generators.make_arithmetic(s.n, seed=rng)
+        return Data(X, y, "regression", ["a", "b"], ["a+b", "a-b", "|a-b|"], None, (0, 1),
+                    "the article's data: a, b uniform in [0, 100); targets a+b, a-b, |a-b|")
+    if s.data == "sine":
+        X, y = generators.make_sine(s.n, noise=s.noise, seed=rng)
+        return Data(X, y, "regression", ["x"], ["y"], None, (0,), f"y = sin(x) + {s.noise:g} N(0, 1)")
+    k = s.classes if DATASETS[s.data][2] else 2
+    if s.data == "circles":
+        X, y = generators.make_circles(s.n, n_classes=k, noise=s.noise, seed=rng)
+    elif s.data == "gauss":
+        X, y = generators.make_gauss(s.n, n_classes=k, noise=s.noise, seed=rng)
+    elif s.data == "spirals":
+        X, y = generators.make_spirals(s.n, n_classes=k, noise=s.noise, seed=rng)
+    elif s.data == "xor":
+        X, y = generators.make_xor(s.n, noise=s.noise, seed=rng)
+    else:
+        X, y = generators.make_moons(s.n, noise=s.noise, seed=rng)
+    return Data(X, y, "classification", xy, ["class"], list(range(k)), (0, 1),
+                f"{s.data}: {k} classes, noise {s.noise:g}")
+
+
+def read_uploaded_csv(content: bytes, target: str, limits: Limits) -> tuple[Data, list[str]]:
+    """Parse an uploaded CSV file with ninestep's own reader, as ``ninestep train --data FILE.csv`` does.
+
+    ``target`` "" means the last column. Returns the data (all other
+    columns are features; the first two are drawn) and the file's columns.
+    Raises ValueError with a message for the page.
+    """
+    if len(content) > limits.max_upload_bytes:
+        raise ValueError(f"the file is {len(content):,} bytes; the playground takes CSV files up to "
+                         f"{limits.max_upload_bytes:,} bytes (train bigger ones with ninestep train).")
+    fd, path = tempfile.mkstemp(suffix=".csv")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        columns = read_header(path)
+        if len(columns) > limits.max_columns + 1:
+            raise ValueError(f"the file has {len(columns)} columns; the playground takes at most "
+                             f"{limits.max_columns + 1} (features and one target).")
+        if len(columns) < 2:
+            raise ValueError(f"the file has {len(columns)} column ({columns[0]!r}); it needs a target and at "
+                             "least one feature column.")
+        target = target or columns[-1]
+        if target not in columns:
+            raise ValueError(f"there is no column {target!r}; the columns are {', '.join(columns)}.")
+        table = read_csv(path, target=[target])
+    finally:
+        os.unlink(path)
+    if table.n_rows > limits.max_rows:
+        raise ValueError(f"the file has {table.n_rows:,} rows; the playground takes at most {limits.max_rows:,} "
+                         "(train bigger files with ninestep train).")
+    if table.n_rows < 10:
+        raise ValueError(f"the file has {table.n_rows} data rows; the playground needs at least 10.")
+    y = table.y
+    task = infer_task(y)
+    classes = None
+    if task == "classification":
+        values, y = np.unique(y, return_inverse=True)  # class labels -> 0..k-1, names sorted, as ninestep train
+        classes = [v.item() if hasattr(v, "item") else v for v in values]
+        y = y.astype(np.int64)
+    plot = (0, 1) if table.X.shape[1] >= 2 else (0,)
+    return Data(table.X, y, task, list(table.feature_names), list(table.target_names), classes, plot,
+                f"uploaded CSV: {table.n_rows} rows, target {target!r}"), columns
+
+
+def load_data(s: Settings, upload: bytes | None, limits: Limits) -> tuple[Data, list[str]]:
+    """The data the settings ask for: generated, or the uploaded file with the chosen target and axes."""
+    if s.data != "csv":
+        return generate(s), []
+    if upload is None:
+        raise ValueError("Dataset csv: upload a CSV file first (the URL holds the settings, not the file).")
+    data, columns = read_uploaded_csv(upload, s.target, limits)
+    drawn = [c for c in (s.fx, s.fy) if c]
+    for c in drawn:
+        if c not in data.feature_names:
+            raise ValueError(f"the feature to draw {c!r} is not a feature column; choose from "
+                             f"{', '.join(data.feature_names)}.")
+    if drawn:
+        data.plot = tuple(dict.fromkeys(data.feature_names.index(c) for c in drawn))
+    return data, columns
+
+
+class Run:
+    """Steps 3-8 for one setting: the split, the scalers, the network, the optimiser, the epochs so far."""
+
+    def __init__(self, s: Settings, data: Data):
+        streams = seeds(s.seed)
+        self.classify = data.task == "classification"
+        test_size = round(1.0 - s.train, 6)  # 1 - 0.7 is 0.30000000000000004, one more test row than 0.3
+        try:
+            self.X_train, self.X_test, self.y_train, self.y_test = train_test_split(
+                data.X, data.y, test_size=test_size, seed=np.random.default_rng(streams["split"]),
+                stratify=data.y if self.classify else None)
+        except ValueError as exc:
+            raise ValueError(f"cannot split {len(data.X)} rows with train ratio {s.train:g}: {exc}") from None
+        self.x_scaler = StandardScaler().fit(self.X_train)
+        self.y_scaler = None if self.classify else StandardScaler().fit(self.y_train)
+        self.Xs_train, self.Xs_test = self.x_scaler.transform(self.X_train), self.x_scaler.transform(self.X_test)
+        self.T_train, self.T_test = self.targets(self.y_train), self.targets(self.y_test)
+        n_out = len(data.classes) if self.classify else (1 if data.y.ndim == 1 else data.y.shape[1])
+        self.loss = "cross_entropy" if self.classify else "mse"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.net = Network([data.X.shape[1], *s.layers, n_out], activation=s.act,
+                               output_activation="softmax" if self.classify else "linear",
+                               init=None if s.init == "default" else s.init, bias_init=s.bias,
+                               seed=np.random.default_rng(streams["init"]))
+        self.notes = [str(w.message) for w in caught]
+        self.optimizer = make_optimizer(s)
+        self.rng = np.random.default_rng(streams["fit"])  # one generator: the shuffles carry on across fit calls
+        self.settings = s
+        self.epoch = 0
+        self.train_loss: list[float] = []
+        self.test_loss: list[float] = []
+        self.error = ""
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets as the network sees them: class labels, or standardised values."""
+        return y if self.y_scaler is None else self.y_scaler.transform(y)
+
+    def train(self, epochs: int) -> int:
+        """Up to ``epochs`` more epochs (not past the setting's total); returns how many ran."""
+        s = self.settings
+        todo = max(0, min(epochs, s.epochs - self.epoch))
+        for _ in range(todo):
+            if s.schedule == "cosine":  # fit's "cosine" over s.epochs, applied one epoch at a time
+                self.optimizer.lr = 0.5 * s.lr * (1.0 + math.cos(math.pi * self.epoch / s.epochs))
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    h = self.net.fit(self.Xs_train, self.T_train, loss=self.loss, optimizer=self.optimizer,
+                                     epochs=1, batch_size=s.batch_size, shuffle=True,
+                                     validation_data=(self.Xs_test, self.T_test), seed=self.rng, alpha=s.alpha)
+            except (DivergenceError, ValueError) as exc:
+                self.error = str(exc)
+                return todo
+            self.epoch += 1
+            self.train_loss.append(h.loss[-1])
+            self.test_loss.append(h.val_loss[-1])
+        return todo
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.settings.epochs or bool(self.error)
+
+
+def make_optimizer(s: Settings):
+    """Step 8's optimiser; "gd" is plain SGD on the full batch (``Settings.batch_size`` is None)."""
+    if s.opt == "adam":
+        return Adam(lr=s.lr)
+    momentum = s.momentum if s.opt in ("momentum", "nesterov") else 0.0
+    return SGD(lr=s.lr, momentum=momentum, nesterov=s.opt == "nesterov")
+
+
+class Session:
+    """Everything one tab owns; every public method takes the lock (the server calls them from threads)."""
+
+    def __init__(self, settings: Settings, limits: Limits):
+        self.lock = threading.Lock()
+        self.limits = limits
+        self.upload: bytes | None = None
+        self.columns: list[str] = []
+        self.version = 0  # bumped whenever the data or the network is rebuilt, so the page redraws them
+        self.last_seen = time.monotonic()
+        self._build(settings, self.upload)
+
+    def _build(self, settings: Settings, upload: bytes | None) -> None:
+        data, columns = load_data(settings, upload, self.limits)
+        run = Run(settings, data)  # may raise: nothing is replaced until both are built
+        self.settings, self.data, self.run, self.upload = settings, data, run, upload
+        if columns:
+            self.columns = columns
+        self.version += 1
+
+    def configure(self, raw: dict) -> None:
+        """New settings (a dict of URL values): rebuild and start again. A bad value keeps the old run."""
+        with self.lock:
+            self.last_seen = time.monotonic()
+            settings = parse_settings(raw, self.limits, base=self.settings)
+            if settings == self.settings:
+                return
+            if dataclasses.replace(settings, speed=self.settings.speed) == self.settings:
+                # Speed says how many epochs a frame shows, not what they compute: the run carries on.
+                self.settings = settings
+                self.run.settings = settings
+                return
+            self._build(settings, self.upload)
+
+    def upload_csv(self, content: bytes, target: str = "") -> None:
+        """Switch to an uploaded file (last column the target unless ``target``); a bad file changes nothing."""
+        with self.lock:
+            self.last_seen = time.monotonic()
+            data, columns = read_uploaded_csv(content, target, self.limits)
+            names = data.feature_names
+            settings = parse_settings({"data": "csv", "target": data.target_names[0], "fx": names[0],
+                                       "fy": names[1] if len(names) > 1 else ""}, self.limits, base=self.settings)
+            self._build(settings, content)
+
+    def reset(self) -> None:
+        """Back to epoch 0: the same seed gives the same data, split and initial weights."""
+        with self.lock:
+            self.last_seen = time.monotonic()
+            self._build(self.settings, self.upload)
+
+    def tick(self, action: str, since: int) -> dict:
+        """Train ("play": ``speed`` epochs, "step": one) and return the frame the page draws."""
+        with self.lock:
+            self.last_seen = time.monotonic()
+            ran = 0
+            if action == "play":
+                ran = self.run.train(self.settings.speed)
+            elif action == "step":
+                ran = self.run.train(1)
+            elif action != "none":
+                raise ValueError(f"action must be play, step or none; got {action!r}.")
+            frame = views.frame(self, since)
+            frame["ran"] = ran
+            return frame
