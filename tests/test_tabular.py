@@ -194,3 +194,149 @@ def test_read_header(tmp_path):
     assert read_header(write(tmp_path, "\ufeff\n a ,b\n1,2\n")) == ["a", "b"]
     with pytest.raises(CSVError, match="is empty"):
         read_header(write(tmp_path, "", name="empty.csv"))
+
+
+# ---------------------------------------------------------------------- dialects (issue 14, item 5)
+import gzip  # noqa: E402
+
+from ninestep.tabular import RawTable, parse_number, read_header, read_table, sniff_delimiter, write_table  # noqa: E402
+
+
+@pytest.mark.parametrize("sample, delimiter", [
+    ("a,b,y\n1,2,3\n", ","),
+    ("a;b;y\n1,5;2;3\n", ";"),           # decimal commas do not make it comma-separated
+    ("a\tb\ty\n1\t2\t3\n", "\t"),
+    ("name;note\nx;\"a, b, c\"\n", ";"),   # commas inside a quoted field
+    ("y\n1\n2\n", ","),                   # one column: nothing to detect
+])
+def test_sniff_delimiter(sample, delimiter):
+    assert sniff_delimiter(sample) == delimiter
+
+
+def test_semicolon_file_reads_decimal_commas(tmp_path):
+    t = read_csv(write(tmp_path, "a;b;y\n1,5;2;3,25\n-0,5;1.5;4\n"), target="y")
+    np.testing.assert_array_equal(t.X, [[1.5, 2], [-0.5, 1.5]])
+    np.testing.assert_array_equal(t.y, [3.25, 4])
+
+
+def test_tab_file_and_explicit_decimal(tmp_path):
+    t = read_csv(write(tmp_path, "a\ty\n1,5\t2\n"), target="y", decimal=",")
+    assert t.X[0, 0] == 1.5
+    with pytest.raises(CSVError, match=r"'1,5' is not a number"):
+        read_csv(write(tmp_path, "a\ty\n1,5\t2\n"), target="y")
+
+
+def test_delimiter_override(tmp_path):
+    # Both ',' and ';' split every line in two: the tie goes to the comma; the user can say ';'.
+    path = write(tmp_path, "x,a;b\n1,2;3\n")
+    assert read_header(path) == ["x", "a;b"]
+    assert read_header(path, delimiter=";") == ["x,a", "b"]
+
+
+def test_wrong_delimiter_is_mentioned(tmp_path):
+    path = write(tmp_path, "a|b|y\n1|2|3\n")
+    with pytest.raises(CSVError, match=r"not found; the file has columns a\|b\|y \(read with delimiter ',' as a single column"):
+        read_csv(path, target="y")  # '|' is not sniffed, so there is one column: the error says why
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"),
+                                           ("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])
+def test_encodings(tmp_path, encoding, bom):
+    path = tmp_path / "e.csv"
+    path.write_bytes(bom + "café,y\n1,2\n".encode(encoding))
+    t = read_csv(path, target="y")
+    assert t.feature_names == ["café"] and t.X[0, 0] == 1
+
+
+def test_gzip_file_is_read_directly(tmp_path):
+    path = tmp_path / "d.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("a;y\n1,5;2\n")
+    assert read_csv(path, target="y").X[0, 0] == 1.5
+    assert read_table(path).cells["a"] == ["1,5"]
+
+
+def test_encoding_error_names_file_line_and_column(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("a,y\n1,2\n3,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(CSVError, match=r"latin.csv, line 3, column 6 \(byte 13\): .* is not UTF-8"):
+        read_csv(path, target="y")
+    with pytest.raises(CSVError, match=r"latin.csv, line 3, column 6"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("head, what", [
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old-style Excel workbook"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "a binary file"),
+    (b"ab\x00cd\x00" * 20, "holds NUL bytes"),
+])
+def test_binary_files_are_named(tmp_path, head, what):
+    path = tmp_path / "data.csv"
+    path.write_bytes(head)
+    with pytest.raises(CSVError, match=rf"data.csv looks like .*{what}"):
+        read_csv(path)
+
+
+def test_xlsx_is_recognised(tmp_path):
+    import zipfile
+    path = tmp_path / "book.csv"  # the wrong extension does not fool it
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(CSVError, match=r"book.csv looks like an Excel workbook \(.xlsx\); save the sheet as 'CSV"):
+        read_table(path)
+
+
+def test_parquet_is_read_with_pyarrow(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"year": [2014, 2015], "city": ["Paris", None], "y": [1.5, 2.0]}), path)
+    t = read_table(path)
+    assert t.columns == ["year", "city", "y"]
+    assert t.cells["year"] == ["2014", "2015"] and t.cells["city"] == ["Paris", ""]
+    assert t.where(1) == "row 1"
+
+
+@pytest.mark.parametrize("cell, decimal, value", [
+    ("12", ".", 12.0), (" -1.5 ", ".", -1.5), (".5", ".", 0.5), ("2e3", ".", 2000.0),
+    ("1,5", ",", 1.5), ("1.5", ",", 1.5), ("1_000", ".", None), ("nan", ".", None), ("inf", ".", None),
+    ("1e999", ".", None), ("1,5", ".", None), ("1O", ".", None), ("", ".", None), ("1,2,3", ",", None),
+])
+def test_parse_number_is_strict(cell, decimal, value):
+    assert parse_number(cell, decimal) == value
+
+
+def test_underscore_numbers_are_refused(tmp_path):
+    with pytest.raises(CSVError, match=r"line 2, column 'a': '1_000' is not a number; write numbers without '_'"):
+        read_csv(write(tmp_path, "a,y\n1_000,2\n"), target="y")
+
+
+def test_read_table_keeps_cells_as_written(tmp_path):
+    t = read_table(write(tmp_path, "year;price;city\n2014;1,5;Paris\n\n2015;NA;\"Lyon; Rhône\"\n"))
+    assert (t.delimiter, t.decimal) == (";", ",")
+    assert t.cells == {"year": ["2014", "2015"], "price": ["1,5", "NA"], "city": ["Paris", "Lyon; Rhône"]}
+    assert t.lines == [2, 4] and t.where(1) == "line 4"
+    sub = t.take([1])
+    assert sub.cells["year"] == ["2015"] and sub.lines == [4]
+
+
+def test_read_table_row_length_error_names_line_and_delimiter(tmp_path):
+    with pytest.raises(CSVError, match=r"line 3: 1 fields, but the header has 2 .* delimiter ';'"):
+        read_table(write(tmp_path, "a;b\n1;2\n3\n"))
+
+
+def test_write_table_round_trip(tmp_path):
+    t = read_table(write(tmp_path, "a;b\n1,5;x\n2;\"y;z\"\n"))
+    out = tmp_path / "out.csv"
+    write_table(t, out)
+    assert out.read_text() == "a;b\n1,5;x\n2;\"y;z\"\n"
+
+
+def test_raw_table_from_columns_and_dataframe():
+    t = RawTable.from_columns({"a": [1, 2.5, None, float("nan")], "b": ["x", "y", "z", "w"]})
+    assert t.cells["a"] == ["1", "2.5", "", ""] and t.where(2) == "row 2"
+    with pytest.raises(ValueError, match="different lengths"):
+        RawTable.from_columns({"a": [1], "b": [1, 2]})
+    pd = pytest.importorskip("pandas")
+    t = RawTable.from_columns(pd.DataFrame({"year": [2014, 2015], "v": [1.0, None]}))
+    assert t.cells["year"] == ["2014", "2015"] and t.cells["v"] == ["1.0", ""] and t.source == "DataFrame"

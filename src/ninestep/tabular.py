@@ -340,8 +340,8 @@ def read_header(path: str | os.PathLike, delimiter: str | None = None) -> list[s
 
 def _missing(kind: str, missing: list[str], columns: list[str], path: str, delimiter: str) -> CSVError:
     hint = ""
-    if len(columns) == 1 and any(d in columns[0] for d in DELIMITERS if d != delimiter):
-        hint = f" (read with delimiter {delimiter!r}; if the file uses another one, give --delimiter)"
+    if len(columns) == 1:
+        hint = f" (read with delimiter {delimiter!r} as a single column; if the file uses another, give --delimiter)"
     return CSVError(f"{path}: {kind} column{'s' if len(missing) > 1 else ''} "
                     f"{', '.join(repr(m) for m in missing)} not found; the file has columns "
                     f"{', '.join(columns)}{hint}.")
