@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import load_model
+from .. import load_model
 from ..metrics import accuracy, confusion_matrix, mae, mse, r2
 from ..tabular import parse_columns, read_csv
 from ._common import EXIT_OK, Out, UsageError, json_default, text_table

@@ -30,11 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import ConvergenceWarning, Network, save_model
 from ..datasets import DATASETS, file_sha256, is_builtin
-from ..io import save_model
 from ..layers import INITIALIZERS
-from ..network import Network
-from ..training import ConvergenceWarning
 from ._common import (DEFAULT_BATCH, DEFAULT_LAYERS, DEFAULT_LR, EXIT_INTERRUPTED, EXIT_OK, Out, UsageError,
                       article_cases, auto_epochs, auto_patience, fmt, json_default, make_optimizer,
                       parse_layers, show_warning, write_json)
