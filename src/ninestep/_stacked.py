@@ -405,8 +405,6 @@ def train(stack: Stack, opt, X: np.ndarray, Y: np.ndarray, settings: Settings, r
             outcomes[int(ids[j])] = Outcome(params, histories[j], _opt_row(opt, i), reason.get(j))
 
     for epoch in range(settings.epochs):
-        if stack.K == 0:
-            break
         lr0 = [settings.lr0[ids[j]] for j in rows]
         lr_values = lr0 if settings.lr_schedule is None else [settings.lr_schedule(epoch, v) for v in lr0]
         lr = member_coef(lr_values, stack.dtype)
@@ -479,9 +477,11 @@ def train(stack: Stack, opt, X: np.ndarray, Y: np.ndarray, settings: Settings, r
         if stopped.any():   # drop them from the arrays: the others' bits do not depend on them
             finish(np.flatnonzero(stopped), reason)
             keep = np.flatnonzero(~stopped)
-            stack, opt, rows = stack.take(keep), opt.take(keep), rows[keep]
-            loaded = False
-    finish(np.arange(stack.K), {})
+            rows = rows[keep]
+            if not keep.size:
+                break
+            stack, opt, loaded = stack.take(keep), opt.take(keep), False
+    finish(np.arange(len(rows)), {})
     return outcomes
 
 
