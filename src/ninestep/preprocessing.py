@@ -105,10 +105,10 @@ def _cells_at(table: RawTable, mask: np.ndarray, cells: _Cells, limit: int = 5) 
     return shown + (f" and {idx.size - limit} more" if idx.size > limit else "")
 
 
-def _fmt(value: float, integer: bool = False) -> str:
+def _fmt(value: float, integer: bool = False, digits: int = 6) -> str:
     if integer and float(value).is_integer():
         return str(int(value))
-    return np.format_float_positional(value, precision=6, unique=True, fractional=False, trim="-")
+    return np.format_float_positional(value, precision=digits, unique=True, fractional=False, trim="-")
 
 
 def _as_table(data) -> RawTable:
@@ -300,11 +300,12 @@ class TablePreprocessor:
             raise DataError(f"{table.source}: target {self.targets[0]!r} has a single class ({classes[0]!r}); "
                             "classification needs at least two.")
         n = len(labels)
-        limit = max(2, n // 5)  # about five rows per class at the very least
+        # At most one class per five rows (at least 10 allowed), and never most rows a class of their own.
+        limit = min(max(10, n // 5), max(2, n // 2))
         if not explicit and len(classes) > limit:
             raise DataError(f"{table.source}: target {self.targets[0]!r} has {len(classes)} different labels in "
                             f"{n} rows (e.g. {', '.join(map(repr, classes[:4]))}): too many classes to learn from "
-                            f"{n} rows (at most {limit}, about 5 rows per class). If it is a number column with "
+                            f"{n} rows (at most {limit}). If it is a number column with "
                             "typos, fix them or pass --task regression; to train a classifier anyway, pass "
                             "--task classification.")
         self.classes_ = classes
@@ -608,7 +609,7 @@ def predict_table(preprocessor: TablePreprocessor, net, data) -> RawTable:
     names = preprocessor.targets or [f"y{j}" for j in range(outputs.shape[1])]
 
     def text(values) -> list[str]:
-        cells = [_fmt(float(v)) for v in values]
+        cells = [_fmt(float(v), digits=8) for v in values]
         return [c.replace(".", ",") for c in cells] if table.decimal == "," else cells
 
     added: dict[str, list[str]] = {}
