@@ -324,6 +324,104 @@ def test_missing_onnx_says_what_to_install(monkeypatch):
         to_onnx(_net([2, 3, 1], "relu", "linear"))
 
 
+# ---------------------------------------------------------------------- tables: TablePreprocessor in the graph
+def _messy_table(rng, n, target_kind):
+    """A table as a user's CSV gives it: gaps spelled many ways, a typo, mixed-case yes/no, text categories."""
+    def pick(values, gaps, p=0.12):
+        return [str(rng.choice(gaps)) if rng.random() < p else str(rng.choice(values)) for _ in range(n)]
+
+    area = [f"{v:.2f}" for v in rng.normal(80, 25, n)]
+    area[3], area[7], area[11] = "NA", "1O", " null "  # a gap, a typo (read as a gap), a gap with spaces
+    data = {"area": area,
+            "city": pick(["Paris", "Lyon", "Nice", "Lille"], ["", "NA", "n/a", "None", "?"]),
+            "garden": pick(["yes", "no", "Yes", "NO", "true", "False"], ["", "na", "NULL"]),
+            "rooms": [str(v) for v in rng.integers(1, 7, n)]}
+    if target_kind == "regression":
+        data["price"] = [f"{v:.0f}" for v in 3e5 + 4e3 * rng.normal(size=n)]
+    else:
+        data["price"] = [str(rng.choice(target_kind)) for _ in range(n)]
+    return data
+
+
+def _table_feeds(pre, data, dtype):
+    """What a user feeds the graph: numbers as floats (NaN where missing or unreadable), text stripped."""
+    from ninestep.tabular import parse_number
+
+    feeds = {}
+    for c in pre.columns_:
+        cells = data[c["name"]]
+        if c["kind"] == "number":
+            values = [parse_number(t) for t in cells]
+            feeds[c["name"]] = np.array([[np.nan if v is None else v] for v in values], dtype=dtype)
+        else:
+            feeds[c["name"]] = np.array([[t.strip()] for t in cells], dtype=object)
+    return feeds
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("target", ["regression", ("cheap", "fair", "dear"), (0, 1)],
+                         ids=["regression", "three string classes", "binary 0/1"])
+def test_table_preprocessing_matches_ninestep(dtype, target):
+    from ninestep.preprocessing import DataWarning, TablePreprocessor
+
+    rng = np.random.default_rng(11)
+    train = _messy_table(rng, 300, target)
+    pre = TablePreprocessor("price").fit(train)
+    assert {c["kind"] for c in pre.columns_} == {"number", "bool", "category"}
+    assert all(c["indicator"] for c in pre.columns_ if c["name"] != "rooms")
+    n_classes = len(pre.classes_ or [])
+    output = {0: "linear", 2: "sigmoid"}.get(n_classes, "softmax")
+    net = _net([pre.transform(train).shape[1], 12, 1 if n_classes < 3 else n_classes], "tanh", output)
+    model = ns.SavedModel(net=net)
+    model.preprocessor = pre  # how a model file holding the table's preprocessing gives it back
+    proto = to_onnx(model, dtype=dtype)
+    assert [i.name for i in proto.graph.input] == ["area", "city", "garden", "rooms"]
+
+    test = _messy_table(rng, 400, target)
+    test["city"][:3] = ["Marseille", " Paris ", "NULL"]  # unseen (all zeros), spaces, a gap spelled in capitals
+    test["garden"][:3] = ["1", "0", "maybe"]  # read as yes/no at predict time; unreadable: a gap
+    with pytest.warns(DataWarning):
+        Xs = pre.transform(test)
+    A = net.forward(Xs)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, _table_feeds(pre, test, dtype))))
+    rtol = RTOL[dtype]
+    if n_classes:
+        np.testing.assert_array_equal(got["label"], pre.inverse_transform_target(A))
+        want = np.hstack([1 - A, A]) if A.shape[1] == 1 else A
+        assert _worst(got["probabilities"], want, rtol, np.abs(want).max(axis=0)) <= rtol
+    else:
+        want = pre.inverse_transform_target(A).reshape(-1, 1)
+        assert _worst(got["y"], want, rtol, np.abs(want).max(axis=0)) <= rtol
+
+
+@pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
+def test_table_column_named_like_a_graph_tensor_is_refused():
+    from ninestep.preprocessing import TablePreprocessor
+
+    data = _messy_table(np.random.default_rng(0), 100, "regression")
+    data["y"] = data.pop("rooms")
+    pre = TablePreprocessor("price").fit(data)
+    model = ns.SavedModel(net=_net([pre.transform(data).shape[1], 4, 1], "relu", "linear"))
+    model.preprocessor = pre
+    with pytest.raises(ValueError, match="column 'y' has the name of a tensor inside the graph"):
+        to_onnx(model)
+
+
+@pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
+def test_table_and_x_scaler_together_are_refused():
+    from ninestep.preprocessing import TablePreprocessor
+
+    data = _messy_table(np.random.default_rng(0), 100, "regression")
+    pre = TablePreprocessor("price").fit(data)
+    width = pre.transform(data).shape[1]
+    model = ns.SavedModel(net=_net([width, 4, 1], "relu", "linear"),
+                          x_scaler=ns.StandardScaler.from_params(np.zeros(width), np.ones(width)))
+    model.preprocessor = pre
+    with pytest.raises(ValueError, match="holds 'preprocessor' and an x_scaler"):
+        to_onnx(model)
+
+
 # ---------------------------------------------------------------------- ninestep export
 @pytest.mark.parametrize("data,dtype", [("iris", "float32"), ("diabetes", "float64"), ("moons", "float32")])
 def test_cli_exports_what_train_saved(tmp_path, capsys, data, dtype):

@@ -30,6 +30,7 @@ here only, inside :func:`to_onnx`; ``import ninestep`` never imports it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from typing import Any
@@ -40,6 +41,7 @@ from ._validation import check_dtype
 from .archive import atomic_write_bytes
 from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .network import Network
+from .preprocessing import BOOLEAN_WORDS, TablePreprocessor
 from .scaling import StandardScaler
 
 __all__ = ["to_onnx", "DEFAULT_OPSET", "MIN_OPSET"]
@@ -109,20 +111,31 @@ def to_onnx(model: Any, path: str | os.PathLike | None = None, *, dtype: Any = n
     outputs = graph.prediction(**parts)
 
     net = parts["net"]
-    n_rows = "N"  # a named dynamic dimension: every output has as many rows as X
-    inputs = [helper.make_tensor_value_info("X", graph.elem, [n_rows, net.n_inputs])]
-    value_infos = [helper.make_tensor_value_info(name, elem, [n_rows, *shape]) for name, elem, shape in outputs]
+    inputs, outputs = graph.inputs, [(n, e, ["N", *shape]) for n, e, shape in outputs]
+
+    def listed(values):
+        return ", ".join(f"{name} ({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
+                         for name, _, shape in values)
+
     doc = (f"ninestep {net.layer_sizes} network ({', '.join(layer.activation.name for layer in net.layers)}), "
-           f"{dt.name}: input X (N, {net.n_inputs}) of raw features; outputs "
-           + ", ".join(f"{name} (N{''.join(f', {n}' for n in shape)})" for name, _, shape in outputs) + ".")
-    onnx_graph = helper.make_graph(graph.nodes, "ninestep", inputs, value_infos,
+           f"{dt.name}: input{'s' if len(inputs) > 1 else ''} {listed(inputs)} of raw features; "
+           f"outputs {listed(outputs)}.")
+    onnx_graph = helper.make_graph(graph.nodes, "ninestep",
+                                   [helper.make_tensor_value_info(*value) for value in inputs],
+                                   [helper.make_tensor_value_info(*value) for value in outputs],
                                    initializer=graph.initializers, doc_string=doc)
-    opsets = [helper.make_opsetid("", opset)]
+    # ai.onnx.ml (LabelEncoder) only where a table's text columns need it; version 3 goes with opset 17
+    opsets = [helper.make_opsetid("", opset)] + ([helper.make_opsetid("ai.onnx.ml", 3)] if graph.uses_ml else [])
     proto = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="ninestep",
                               producer_version=_version(), doc_string=doc)
     # The oldest IR version that carries this opset, so that older runtimes load the file too.
     proto.ir_version = helper.find_min_ir_version_for(opsets)
     helper.set_model_props(proto, _metadata(parts))
+    internal = {name for node in graph.nodes for name in node.output} | {t.name for t in graph.initializers}
+    clash = [name for name, _, _ in inputs if name in internal]
+    if clash:
+        raise ValueError(f"column {clash[0]!r} has the name of a tensor inside the graph; rename the column "
+                         "and retrain, or export without it.")
     onnx.checker.check_model(proto, full_check=True)
     if path is not None:
         atomic_write_bytes(path, proto.SerializeToString())
@@ -133,14 +146,18 @@ def to_onnx(model: Any, path: str | os.PathLike | None = None, *, dtype: Any = n
 def _parts(model: Any) -> dict[str, Any]:
     """The network, scalers and class names of a SavedModel or bare Network, each checked."""
     if isinstance(model, Network):
-        return {"net": model, "x_scaler": None, "y_scaler": None, "classes": None,
+        return {"net": model, "x_scaler": None, "y_scaler": None, "classes": None, "table": None,
                 "feature_names": None, "target_names": None}
     net = getattr(model, "net", None)
     if not isinstance(net, Network):
         raise TypeError(f"to_onnx needs a ninestep.Network or the SavedModel that ninestep.load_model "
                         f"returns, got {type(model).__name__}.")
-    extra = sorted(k for k, v in vars(model).items() if k not in _KNOWN_PARTS and v is not None
-                   and not (hasattr(v, "__len__") and len(v) == 0))
+    parts = {k: getattr(model, k) for k in ("net", "x_scaler", "y_scaler", "classes", "feature_names",
+                                             "target_names")}
+    tables = [k for k, v in vars(model).items() if type(v) is TablePreprocessor]
+    parts["table"] = _table_parts(model, tables, parts)
+    extra = sorted(k for k, v in vars(model).items() if k not in _KNOWN_PARTS and k not in tables
+                   and v is not None and not (hasattr(v, "__len__") and len(v) == 0))
     if extra:
         raise ValueError(f"the model holds {', '.join(map(repr, extra))}, preprocessing that the ONNX exporter "
                          "does not cover yet; exporting without it would give wrong predictions on raw data.")
@@ -149,8 +166,32 @@ def _parts(model: Any) -> dict[str, Any]:
         if scaler is not None and type(scaler) is not StandardScaler:
             raise TypeError(f"the model's {name} is a {type(scaler).__name__}; only ninestep.StandardScaler "
                             "can be exported to ONNX.")
-    return {"net": net, "x_scaler": model.x_scaler, "y_scaler": model.y_scaler,
-            "classes": model.classes, "feature_names": model.feature_names, "target_names": model.target_names}
+    return parts
+
+
+def _table_parts(model: Any, tables: list[str], parts: dict) -> TablePreprocessor | None:
+    """The model's TablePreprocessor, if any; its classes and target scaler fill the parts it leaves empty."""
+    if not tables:
+        return None
+    table = getattr(model, tables[0])
+    if len(tables) > 1 or parts["x_scaler"] is not None:
+        raise ValueError(f"the model holds {', '.join(map(repr, tables))} and an x_scaler: the exporter cannot "
+                         "tell in which order they apply.")
+    if not hasattr(table, "columns_"):
+        raise ValueError(f"the model's {tables[0]!r} is not fitted; there is nothing to export.")
+    for key, own in (("classes", table.classes_), ("y_scaler", table.target_scaler_)):
+        if parts[key] is None:
+            parts[key] = own
+        elif own is not None and not _same(parts[key], own):
+            raise ValueError(f"the model's {key} and those of its {tables[0]!r} differ; which one applies is unclear.")
+    return table
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two scalers (or two lists of class names) hold the same values."""
+    if isinstance(a, StandardScaler):
+        return np.array_equal(a.mean_, b.mean_) and np.array_equal(a.scale_, b.scale_)
+    return list(a) == list(b)
 
 
 def _class_array(classes: list) -> np.ndarray:
@@ -177,6 +218,12 @@ def _metadata(parts: dict) -> dict[str, str]:
     return meta
 
 
+def _spellings(words: set[str]) -> list[str]:
+    """Every mix of upper and lower case of each word: a lookup of these ignores case, as str.lower() does
+    for ASCII letters (ONNX's StringNormalizer would need a locale, which runtimes may lack)."""
+    return sorted({"".join(p) for w in words for p in itertools.product(*({ch.lower(), ch.upper()} for ch in w))})
+
+
 def _version() -> str:
     from . import __version__
     return __version__
@@ -190,6 +237,12 @@ class _Graph:
         self.dtype, self.elem = dtype, elem
         self.nodes: list = []
         self.initializers: list = []
+        self.inputs: list[tuple[str, int, list]] = []  # (name, element type, shape) of each graph input
+        self.uses_ml = False  # whether a node of the ai.onnx.ml domain was added
+
+    def input(self, name: str, elem: int, width: int) -> str:
+        self.inputs.append((name, elem, ["N", width]))  # "N": the number of rows, dynamic
+        return name
 
     def constant(self, name: str, value: np.ndarray, what: str, cast: bool = True) -> str:
         """Add ``value`` as a constant tensor; floats become the export dtype unless ``cast`` is False."""
@@ -211,9 +264,9 @@ class _Graph:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    def prediction(self, net: Network, x_scaler, y_scaler, classes, **_) -> list[tuple[str, int, list[int]]]:
+    def prediction(self, net: Network, x_scaler, y_scaler, classes, table, **_) -> list[tuple[str, int, list[int]]]:
         """Add every step of the prediction; return the outputs as (name, element type, shape without N)."""
-        A = "X"
+        A = self.table(table) if table is not None else self.input("X", self.elem, net.n_inputs)
         if x_scaler is not None:  # (X - mean) / scale, the order StandardScaler.transform uses
             A = self.node("Sub", [A, self.constant("x_mean", x_scaler.mean_, "the input scaler's mean")], "X_centred")
             A = self.node("Div", [A, self.constant("x_scale", x_scaler.scale_, "the input scaler's scale")], "A0")
@@ -230,6 +283,68 @@ class _Graph:
             A = self.node("Add", [A, self.constant("y_mean", y_scaler.mean_, "the target scaler's mean")], "y_raw")
         self.node("Identity", [A], "y")
         return [("y", self.elem, [net.n_outputs])]
+
+    def table(self, table: TablePreprocessor) -> str:
+        """``TablePreprocessor.transform`` in the graph: one input per raw column, imputed, encoded, scaled.
+
+        A number column is a float input, NaN for a missing cell; a yes/no or
+        text column is a string input, each cell as written with surrounding
+        spaces removed (ninestep strips them; ONNX has no operator that does).
+        """
+        from onnx import TensorProto
+
+        na = _spellings({v.strip().lower() for v in table.na_values} | {""})
+        words = {**BOOLEAN_WORDS, "1": 1, "0": 0}  # the cells TablePreprocessor reads as yes/no
+        blocks, scaled = [], []  # the output columns, and which of them the scaler standardises
+        for c in table.columns_:
+            name, kind = c["name"], c["kind"]
+            if kind == "number":
+                x = self.input(name, self.elem, 1)
+                gap = self.node("IsNaN", [x], f"{name}:gap")
+                fill = self.constant(f"{name}:fill", np.array(c["fill"]), f"column {name!r}'s fill value")
+                blocks.append(self.node("Where", [gap, fill, x], f"{name}:filled"))
+                scaled.append(True)
+            else:
+                text = self.input(name, TensorProto.STRING, 1)
+                missing = self.node("Cast", [self.lookup(text, dict.fromkeys(na, 1), 0, f"{name}:na")],
+                                    f"{name}:missing", to=TensorProto.BOOL)
+                if kind == "bool":
+                    code = self.lookup(text, {s: v for w, v in words.items() for s in _spellings({w})}, -1,
+                                       f"{name}:code")
+                    unread = self.node("Equal", [code, self.constant(f"{name}:unread_code", np.array(-1, dtype=np.int64), "")],
+                                       f"{name}:unread")
+                    gap = self.node("Or", [missing, unread], f"{name}:gap")
+                    value = self.node("Cast", [code], f"{name}:value", to=self.elem)
+                    fill = self.constant(f"{name}:fill", np.array(c["fill"]), f"column {name!r}'s fill value")
+                    blocks.append(self.node("Where", [gap, fill, value], f"{name}:filled"))
+                    scaled.append(False)
+                else:  # one-hot: a missing cell counts as the fill category, an unseen one as none
+                    categories, gap = c["categories"], missing
+                    index = self.lookup(text, {v: k for k, v in enumerate(categories)}, -1, f"{name}:index")
+                    fill = self.constant(f"{name}:fill", np.array(categories.index(c["fill"]), dtype=np.int64), "")
+                    index = self.node("Where", [missing, fill, index], f"{name}:filled")
+                    codes = self.constant(f"{name}:codes", np.arange(len(categories), dtype=np.int64), "")
+                    hot = self.node("Equal", [index, codes], f"{name}:hot")
+                    blocks.append(self.node("Cast", [hot], f"{name}:onehot", to=self.elem))
+                    scaled += [False] * len(categories)
+            if c["indicator"]:
+                blocks.append(self.node("Cast", [gap], f"{name}_missing", to=self.elem))
+                scaled.append(False)
+        A = self.node("Concat", blocks, "table", axis=1)
+        if table.scaler_ is None:
+            return A
+        # Only the number columns are standardised; 0 and 1 leave the 0/1 columns exactly as they are.
+        mean, scale = np.zeros(len(scaled)), np.ones(len(scaled))
+        mean[scaled], scale[scaled] = table.scaler_.mean_, table.scaler_.scale_
+        A = self.node("Sub", [A, self.constant("x_mean", mean, "the table's scaler mean")], "X_centred")
+        return self.node("Div", [A, self.constant("x_scale", scale, "the table's scaler scale")], "A0")
+
+    def lookup(self, text: str, table: dict, default: int, output: str) -> str:
+        """int64 code of each string cell from ``table`` (``default`` when absent): ai.onnx.ml's LabelEncoder."""
+        self.uses_ml = True
+        keys = sorted(table)
+        return self.node("LabelEncoder", [text], output, domain="ai.onnx.ml", keys_strings=keys,
+                         values_int64s=[int(table[k]) for k in keys], default_int64=default)
 
     def activation(self, Z: str, act, l: int) -> str:
         kind = type(act)
