@@ -20,7 +20,7 @@ import io
 import os
 import tempfile
 
-from ..io import save_model
+from .. import save_model
 from .settings import DATASETS
 
 __all__ = ["model_bytes", "data_csv", "command_line", "python_script"]

@@ -30,13 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import SGD, Adam, DivergenceError, Network, StandardScaler, train_test_split
 from .. import data as generators
-from ..network import Network
-from ..optimizers import SGD, Adam
-from ..scaling import StandardScaler
 from ..tabular import infer_task, read_csv, read_header
-from ..data import train_test_split
-from ..training import DivergenceError
 from . import views
 from .settings import DATASETS, Limits, Settings, parse_settings
 
