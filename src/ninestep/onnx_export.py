@@ -17,11 +17,21 @@ class names keep their type: text becomes a string tensor, whole numbers
 int64, other numbers float64. A bare :class:`~ninestep.Network` exports
 its forward pass alone: input "X", output "y".
 
+A model that holds a :class:`~ninestep.preprocessing.TablePreprocessor`
+(text columns, gaps) takes one input per raw column instead of "X", each
+(N, 1): a number column as floats with NaN for a missing cell; a yes/no or
+text column as strings, cells as written but with surrounding spaces
+removed. The graph then fills gaps with the training median or most
+frequent value (IsNaN, LabelEncoder, Where), adds the ``<column>_missing``
+indicators, reads yes/no words as 1/0, one-hot encodes categories (an
+unseen one becomes all zeros), and standardises the number columns, before
+the layers above. Missing-value words and yes/no words match ignoring the
+case of ASCII letters, as ninestep does.
+
 Everything that cannot be written exactly is refused with an error that
 names it - an activation the exporter does not know, a scaler of another
-kind, preprocessing the model file holds but this module does not cover
-yet, weights too large for float32 - so that nothing is exported silently
-wrong. Every model is checked with ``onnx.checker.check_model`` before it
+kind, preprocessing of a kind this module does not know, weights too large
+for float32 - so that nothing is exported silently wrong. Every model is checked with ``onnx.checker.check_model`` before it
 is returned.
 
 The ``onnx`` package (the optional extra ``ninestep[onnx]``) is imported
@@ -51,8 +61,8 @@ DEFAULT_OPSET = 17
 #: Every operator used here has had its present form since opset 13.
 MIN_OPSET = 13
 
-#: What the exporter knows of a SavedModel; any other attribute that holds a value is
-#: preprocessing it would leave out, so it is refused rather than exported wrong.
+#: What the exporter knows of a SavedModel, besides a TablePreprocessor under any name; any other
+#: attribute that holds a value is preprocessing it would leave out, so it is refused, not exported wrong.
 _KNOWN_PARTS = {"net", "x_scaler", "y_scaler", "classes", "task", "feature_names", "target_names", "info"}
 
 #: Activation classes and their ONNX operator (None: nothing to add). The exact class is
@@ -83,7 +93,8 @@ def to_onnx(model: Any, path: str | os.PathLike | None = None, *, dtype: Any = n
     Returns
     -------
     onnx.ModelProto
-        Input "X" (N, n_features); outputs "y" (N, n_outputs) for
+        Input "X" (N, n_features), or one (N, 1) input per raw column for
+        a model with a TablePreprocessor; outputs "y" (N, n_outputs) for
         regression and bare networks, or "label" (N,) and "probabilities"
         (N, n_classes) for classifiers (see the module docstring).
 
