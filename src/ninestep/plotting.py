@@ -75,8 +75,8 @@ def _stride(n: int, most: int = MAX_POINTS) -> int:
     return max(1, -(-n // most))
 
 
-def _rows_note(every: int) -> str:
-    return f"data (1 in {every} rows)" if every > 1 else "data"
+def _rows_note(every: int, what: str = "data") -> str:
+    return f"{what} (1 in {every} rows)" if every > 1 else what
 
 
 def _ticks(n: int) -> list[int]:
@@ -325,7 +325,7 @@ def plot_predictions(y_true: Any, y_pred: Any, path: PathLike | None = None, *,
     flat = axes.ravel()
     for j in range(m):
         t, p, ax = y_true[:, j], y_pred[:, j], flat[j]
-        ax.scatter(t[::every], p[::every], s=8, alpha=0.5, label=_rows_note(every))
+        ax.scatter(t[::every], p[::every], s=8, alpha=0.5, label=_rows_note(every, "rows"))
         lo, hi = min(t.min(), p.min()), max(t.max(), p.max())
         ax.plot([lo, hi], [lo, hi], color="k", linestyle="--", linewidth=1, label="perfect: predicted = true")
         ax.set_title(f"{names[j]}: R\N{SUPERSCRIPT TWO} = {r2(t, p):.4f}", fontsize="medium")
@@ -477,8 +477,7 @@ def plot_gradient_norms(norms: Any, path: PathLike | None = None, *, bias: bool 
         ax.plot([], [], " ", label="(zero norms not drawn)")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("gradient norm, mean over the epoch's steps (log scale)" if arr.shape[2] == 2
-                  else "gradient norm (log scale)")
+    ax.set_ylabel("gradient norm (log scale)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
