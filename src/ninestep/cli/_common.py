@@ -8,12 +8,11 @@ what it needs from here and from the library's public API.
 
 from __future__ import annotations
 
-import contextlib
+import argparse
 import json
 import math
-import os
+import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from ..network import Network
 from ..optimizers import Optimizer, get_optimizer
 
 __all__ = ["Out", "UsageError", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERRUPTED",
-           "fmt", "text_table", "ranges", "json_default", "dumps", "print_json", "write_json", "parse_layers",
+           "fmt", "text_table", "ranges", "json_default", "dumps", "print_json", "finite_json", "number", "integer", "parse_layers",
            "make_optimizer", "auto_epochs", "auto_patience", "article_cases", "relu_usage",
            "ARTICLE_CASES", "DEFAULT_LAYERS", "DEFAULT_LR", "DEFAULT_BATCH", "show_warning"]
 
@@ -101,35 +100,20 @@ def json_default(obj):
 def dumps(obj, indent: int | None = None) -> str:
     """Strict JSON: NaN and infinity have no JSON spelling, so they are written as null
     rather than as the ``NaN``/``Infinity`` that Python would write and other readers refuse."""
-    return json.dumps(_finite(obj), indent=indent, default=json_default, allow_nan=False)
+    return json.dumps(finite_json(obj), indent=indent, default=json_default, allow_nan=False)
 
 
-def _finite(obj):
+def finite_json(obj):
+    """``obj`` with every float that is not finite (NaN, +-inf) replaced by None (JSON null)."""
     if isinstance(obj, (float, np.floating)):
         return float(obj) if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite_json(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _finite(obj.tolist())
+        return finite_json(obj.tolist())
     return obj
-
-
-def write_json(path: Path, obj: dict) -> None:
-    """Write JSON atomically: a temp file in the same folder, then os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, default=json_default)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def print_json(obj) -> None:
@@ -138,6 +122,27 @@ def print_json(obj) -> None:
 
 
 # ---------------------------------------------------------------------- options shared by commands
+# Python's float() and int() also read "1_000", "inf", "nan" and "0x10"; an option never means those,
+# so numbers on the command line are plain decimals (argparse names the option in the error).
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def number(text: str) -> float:
+    """An argparse ``type``: a finite decimal number such as 0.01, 1e-3 or 30."""
+    value = float(text) if _DECIMAL.fullmatch(text.strip()) else math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite decimal number (e.g. 0.01 or 1e-3)")
+    return value
+
+
+def integer(text: str) -> int:
+    """An argparse ``type``: a whole number in decimal digits, such as 200."""
+    if not _INTEGER.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (e.g. 200)")
+    return int(text)
+
+
 def parse_layers(spec: str) -> list[int]:
     """``"64,64"`` -> [64, 64]; a UsageError naming --layers otherwise."""
     try:

@@ -2,34 +2,40 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from ..gradcheck import check_gradients
 from ..network import Network
-from ._common import EXIT_ERROR, EXIT_OK, Out, UsageError, parse_layers, text_table
+from ._common import EXIT_ERROR, EXIT_OK, Out, UsageError, integer, number, parse_layers, print_json, text_table
 
 
 def register(sub, common) -> None:
     """Add ``gradcheck`` and its options to the subparsers ``sub``."""
     gc = sub.add_parser("gradcheck", parents=[common], help="check back-propagation against central differences")
-    gc.add_argument("--inputs", type=int, default=3, help="input features (default 3)")
+    gc.add_argument("--inputs", type=integer, default=3, help="input features (default 3)")
     gc.add_argument("--layers", default="5,4", help="hidden-layer widths (default 5,4)")
-    gc.add_argument("--outputs", type=int, default=2, help="outputs (default 2)")
+    gc.add_argument("--outputs", type=integer, default=2, help="outputs (default 2)")
     gc.add_argument("--activation", default="tanh", choices=["relu", "leaky_relu", "tanh", "sigmoid", "linear"],
                     help="hidden activation (default tanh: smooth, so no kinks disturb the check)")
     gc.add_argument("--loss", default="mse", choices=["mse", "cross_entropy", "binary_cross_entropy"])
-    gc.add_argument("--samples", type=int, default=8, help="random samples (default 8)")
-    gc.add_argument("--alpha", type=float, default=0.0, help="L2 penalty to include (default 0)")
-    gc.add_argument("--eps", type=float, default=1e-6, help="central-difference step (default 1e-6)")
-    gc.add_argument("--tolerance", type=float, default=1e-6, help="largest acceptable relative error (default 1e-6)")
-    gc.add_argument("--seed", type=int, default=0)
+    gc.add_argument("--samples", type=integer, default=8, help="random samples (default 8)")
+    gc.add_argument("--alpha", type=number, default=0.0, help="L2 penalty to include (default 0)")
+    gc.add_argument("--eps", type=number, default=1e-6, help="central-difference step (default 1e-6)")
+    gc.add_argument("--tolerance", type=number, default=1e-6, help="largest acceptable relative error (default 1e-6)")
+    gc.add_argument("--seed", type=integer, default=0)
     gc.set_defaults(run=run)
 
 
 def run(args, out: Out) -> int:
     output = {"mse": "linear", "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}[args.loss]
+    for name in ("inputs", "outputs", "samples"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be >= 1, got {getattr(args, name)}.")
+    for name in ("eps", "tolerance"):
+        if not getattr(args, name) > 0:
+            raise UsageError(f"--{name} must be > 0, got {getattr(args, name)}.")
+    if args.alpha < 0 or args.seed < 0:
+        raise UsageError(f"--alpha and --seed must be >= 0, got {args.alpha} and {args.seed}.")
     sizes = [args.inputs, *parse_layers(args.layers), args.outputs]
     if args.loss == "cross_entropy" and args.outputs < 2:
         raise UsageError("--loss cross_entropy needs --outputs >= 2.")
@@ -56,7 +62,7 @@ def run(args, out: Out) -> int:
         + ("" if ok or args.activation not in ("relu", "leaky_relu") else
            " (a ReLU kink within eps of a sample can cause this; try another --seed)"))
     if out.as_json:
-        print(json.dumps({"layers": sizes, "report": report, "max_error": worst, "ok": ok}))
+        print_json({"layers": sizes, "report": report, "max_error": worst, "ok": ok})
     return EXIT_OK if ok else EXIT_ERROR
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import json
+import argparse
+import os
 from typing import Any
 
 import numpy as np
 
-from .. import load_model
+from .. import count_params, load_model
+from ..archive import read_description
 from ..metrics import accuracy, confusion_matrix, mae, mse, r2
 from ..tabular import parse_columns, read_csv
-from ._common import EXIT_OK, Out, UsageError, json_default, text_table
+from ._common import EXIT_OK, Out, UsageError, dumps, integer, number, print_json, text_table
+from ._files import write_csv
 
 
 def register(sub, common) -> None:
@@ -21,7 +23,7 @@ def register(sub, common) -> None:
     pr.add_argument("--data", help="CSV file with the model's feature columns")
     pr.add_argument("--input", action="append", help="one row of feature values, e.g. 30,70 (repeatable; ';' separates rows)")
     pr.add_argument("--output", help="write the predictions to this CSV file")
-    pr.add_argument("--limit", type=int, default=20, help="rows to print (default 20; 0 = all)")
+    pr.add_argument("--limit", type=integer, default=20, help="rows to print (default 20; 0 = all)")
     pr.set_defaults(run=predict)
 
     e = sub.add_parser("evaluate", parents=[common], help="metrics of a saved model on new data")
@@ -30,8 +32,9 @@ def register(sub, common) -> None:
     e.add_argument("--target", help="target column(s) (default: those the model was trained on)")
     e.set_defaults(run=evaluate)
 
-    s = sub.add_parser("summary", parents=[common], help="architecture and parameter count of a saved model")
-    s.add_argument("--model", required=True)
+    s = sub.add_parser("summary", parents=[common],
+                       help="what a saved file is (model or training checkpoint), its architecture and parameters")
+    s.add_argument("--model", required=True, help="model file, or a training checkpoint (described, not loaded)")
     s.set_defaults(run=summary)
 
 
@@ -47,8 +50,8 @@ def _parse_inputs(specs: list[str], n_in: int) -> np.ndarray:
             if not part.strip():
                 continue
             try:
-                row = [float(v) for v in part.split(",")]
-            except ValueError:
+                row = [number(v) for v in part.split(",")]
+            except argparse.ArgumentTypeError:
                 raise UsageError(f"--input {part!r} must be numbers separated by commas, e.g. 30,70.") from None
             if len(row) != n_in:
                 raise UsageError(f"--input {part!r} has {len(row)} values but the model expects {n_in}.")
@@ -64,6 +67,8 @@ def _model_features(model, path: str) -> np.ndarray:
 def predict(args, out: Out) -> int:
     if (args.data is None) == (not args.input):
         raise UsageError("give one of --data FILE.csv or --input VALUES (e.g. --input 30,70).")
+    if args.limit < 0:
+        raise UsageError(f"--limit must be >= 0 (0 = all rows), got {args.limit}.")
     model = load_model(args.model)
     n_in = model.net.n_inputs
     if args.input:
@@ -84,13 +89,10 @@ def predict(args, out: Out) -> int:
         values = [[*x, *p] for x, p in zip(X.tolist(), P.tolist())]
         columns += names
     if args.output:
-        with open(args.output, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(columns)
-            w.writerows(values)
+        write_csv(args.output, columns, values)
         out(f"wrote {len(values)} predictions to {args.output}")
     if out.as_json:
-        print(json.dumps([dict(zip(columns, v)) for v in values], default=json_default))
+        print_json([dict(zip(columns, v)) for v in values])
     elif not args.output:
         shown = values[:args.limit] if args.limit else values
         out(text_table(columns, shown))
@@ -142,18 +144,23 @@ def evaluate(args, out: Out) -> int:
         out(f"{table.n_rows} rows; metrics in original units:")
         out(text_table(["target", "MSE", "MAE", "R2"], rows))
     if out.as_json:
-        print(json.dumps(result, default=json_default))
+        print_json(result)
     return EXIT_OK
 
 
 def summary(args, out: Out) -> int:
+    """What the file is, then its network: a model file is loaded; a checkpoint only described."""
+    kind = read_description(args.model).get("kind")
+    if kind == "checkpoint":
+        return _summary_checkpoint(args, out)
     model = load_model(args.model)
     net = model.net
-    result = {"layers": net.layer_sizes, "activations": [layer.activation.name for layer in net.layers],
+    result = {"kind": "model", "layers": net.layer_sizes,
+              "activations": [layer.activation.name for layer in net.layers],
               "n_params": net.n_params, "dtype": net.dtype.name, "task": model.task,
               "features": model.feature_names, "targets": model.target_names, "classes": model.classes,
               "info": model.info}
-    out(f"{args.model}: {model.task or 'network'}, {net.dtype.name}")
+    out(f"{args.model}: model file, {model.task or 'network'}, {net.dtype.name}")
     out(net.summary())
     if model.feature_names:
         out(f"features ({len(model.feature_names)}): {', '.join(model.feature_names)}")
@@ -164,9 +171,25 @@ def summary(args, out: Out) -> int:
     if model.x_scaler is not None:
         out("input scaler: stored (predictions take raw inputs)")
     if model.info.get("metrics"):
-        out("test metrics at training time: " + json.dumps(model.info["metrics"], default=json_default))
+        out("test metrics at training time: " + dumps(model.info["metrics"]))
     if out.as_json:
-        print(json.dumps(result, default=json_default))
+        print_json(result)
     return EXIT_OK
 
 
+def _summary_checkpoint(args, out: Out) -> int:
+    """A training checkpoint is not a model (no scalers, the last epoch's weights): say so, and what it holds."""
+    meta = read_description(args.model)
+    sizes, activations = meta.get("layer_sizes"), meta.get("activations")
+    optimizer = meta.get("optimizer") if isinstance(meta.get("optimizer"), dict) else {}
+    result = {"kind": "checkpoint", "layers": sizes, "activations": activations, "dtype": meta.get("dtype"),
+              "n_params": count_params(sizes), "epoch": meta.get("epoch"), "optimizer": optimizer.get("name")}
+    folder = os.path.dirname(os.path.abspath(args.model))
+    out(f"{args.model}: training checkpoint, not a model - the training state after epoch {meta.get('epoch')} "
+        f"(the last epoch's weights, {optimizer.get('name', 'the optimiser')}'s state, no scalers).")
+    out(f"layers {sizes}, activations {', '.join(map(str, activations or []))}, {meta.get('dtype')}, "
+        f"parameters: {result['n_params']}")
+    out(f"To predict, use model.npz from the same folder; to continue training: ninestep train --resume {folder}")
+    if out.as_json:
+        print_json(result)
+    return EXIT_OK

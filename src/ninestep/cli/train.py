@@ -12,16 +12,26 @@ lucky early minimum - 5 of 10 seeds with patience 30, 1 of 10 with 50.)
 
 Files in ``--out`` (default ``runs/latest``): ``model.npz`` (network,
 scalers, class names; read it with ``ninestep.load_model``), ``loss.png``,
-``metrics.json``, ``checkpoint.npz`` (the full training state, every epoch,
-atomically) and ``run.json`` (the settings and data source, so that
-``ninestep train --resume DIR`` continues an interrupted run and ends with
-the same bits as a run that was never interrupted).
+``metrics.json``, ``checkpoint.npz`` (the full training state, every epoch)
+and ``run.json`` (the settings, the data source and the run's ``status``:
+running, interrupted, failed or finished), so that ``ninestep train
+--resume DIR`` continues an interrupted run and ends with the same bits as
+a run that was never interrupted.
+
+A run goes: check every option (usage errors, exit 2) -> load the data and
+build the network (steps 1-5; bad data, exit 1) -> lock the folder ->
+remove the previous run's checkpoint and results and write ``run.json`` ->
+train -> write the results. Nothing in the folder changes before the lock,
+and from then on ``run.json`` says plainly which run the folder holds and
+how it ended (see docs/cli.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -30,123 +40,263 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import ConvergenceWarning, Network, save_model
-from ..datasets import DATASETS, file_sha256, is_builtin
+from .. import ConvergenceWarning, save_model
+from ..datasets import DATASET_TASKS, DATASETS, file_sha256, is_builtin
 from ..layers import INITIALIZERS
+from ..tabular import parse_columns
 from ._common import (DEFAULT_BATCH, DEFAULT_LAYERS, DEFAULT_LR, EXIT_INTERRUPTED, EXIT_OK, Out, UsageError,
-                      article_cases, auto_epochs, auto_patience, fmt, json_default, make_optimizer,
-                      parse_layers, show_warning, write_json)
+                      article_cases, auto_epochs, auto_patience, fmt, integer, make_optimizer, number,
+                      parse_layers, print_json, show_warning)
+from ._files import RESULT_FILES, RunLock, write_json
 from ._steps import Prepared, Progress, metrics, prepare, print_cases, print_metrics
 
 DEFAULT_OUT = os.path.join("runs", "latest")
+#: Every option of train and its default. The parser itself has no defaults (argparse.SUPPRESS), so
+#: that ``run`` can tell an option typed on the command line from one left out (see --resume).
+DEFAULTS = {
+    "data": "arithmetic", "target": None, "features": None, "task": None, "n_samples": None,
+    "test_size": 0.3, "val_size": 0.1, "layers": ",".join(map(str, DEFAULT_LAYERS)), "activation": "relu",
+    "init": None, "bias_init": "zeros", "optimizer": "adam", "lr": DEFAULT_LR, "momentum": 0.0,
+    "nesterov": False, "epochs": None, "batch_size": DEFAULT_BATCH, "alpha": 0.0, "patience": None,
+    "schedule": "cosine", "seed": 0, "dtype": "float64", "out": DEFAULT_OUT, "resume": None,
+}
+#: run.json's own fields besides the settings.
+_STATUS_KEYS = ("status", "finished", "error")
 
 
 def register(sub, common) -> None:
     """Add ``train`` and its options to the subparsers ``sub``."""
-    t = sub.add_parser("train", parents=[common], help="run the nine steps and save a model",
+    t = sub.add_parser("train", parents=[common], argument_default=argparse.SUPPRESS,
+                       help="run the nine steps and save a model",
                        description="Train a network, printing each of the nine steps. With no options: the "
                                    "article's arithmetic data with the default recipe.")
     g = t.add_argument_group("data")
-    g.add_argument("--data", default="arithmetic",
-                   help=f"a CSV file with a header row, or a built-in data set: {', '.join(DATASETS)} "
-                        "(default: arithmetic)")
+    g.add_argument("--data", help=f"a CSV file with a header row, or a built-in data set: {', '.join(DATASETS)} "
+                                  "(default: arithmetic)")
     g.add_argument("--target", help="target column(s) of the CSV, e.g. price or a,b (default: the last column)")
     g.add_argument("--features", help="feature columns (default: every column that is not a target)")
     g.add_argument("--task", choices=["regression", "classification"],
                    help="default: inferred (text or few whole-number labels -> classification)")
-    g.add_argument("--n-samples", type=int, help="rows to generate (built-in) or a random subset (CSV)")
-    g.add_argument("--test-size", type=float, default=0.3, help="fraction held out for the test (default 0.3)")
-    g.add_argument("--val-size", type=float, default=0.1,
+    g.add_argument("--n-samples", type=integer, help="rows to generate (built-in) or a random subset (CSV)")
+    g.add_argument("--test-size", type=number, help="fraction held out for the test (default 0.3)")
+    g.add_argument("--val-size", type=number,
                    help="fraction of the training rows held out for early stopping (default 0.1)")
     g = t.add_argument_group("network and training")
-    layers = ",".join(map(str, DEFAULT_LAYERS))
-    g.add_argument("--layers", default=layers, help=f"hidden-layer widths (default {layers})")
-    g.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "tanh", "sigmoid"],
+    g.add_argument("--layers", help=f"hidden-layer widths (default {DEFAULTS['layers']})")
+    g.add_argument("--activation", choices=["relu", "leaky_relu", "tanh", "sigmoid"],
                    help="hidden-layer activation (default relu)")
     g.add_argument("--init", choices=sorted(INITIALIZERS),
                    help="initial weights of every layer (default: he_normal for relu and leaky_relu "
                         "layers, glorot_uniform for the others)")
-    g.add_argument("--bias-init", default="zeros", choices=["zeros", "same"],
+    g.add_argument("--bias-init", choices=["zeros", "same"],
                    help="initial biases: zeros, or drawn like the weights as the article does (default zeros)")
-    g.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="default adam")
-    g.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"learning rate (default {DEFAULT_LR:g})")
-    g.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    g.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam")
+    g.add_argument("--lr", type=number, help=f"learning rate (default {DEFAULT_LR:g})")
+    g.add_argument("--momentum", type=number, help="SGD momentum, in [0, 1) (default 0)")
     g.add_argument("--nesterov", action="store_true", help="SGD with Nesterov momentum (needs --momentum > 0)")
-    g.add_argument("--epochs", type=int,
+    g.add_argument("--epochs", type=integer,
                    help="maximum epochs (default 200, fewer for large data: at most ~40,000 updates)")
-    g.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
-                   help=f"rows per update; 0 = full batch (default {DEFAULT_BATCH})")
-    g.add_argument("--alpha", type=float, default=0.0, help="L2 penalty on the weights (default 0)")
-    g.add_argument("--patience", type=int,
+    g.add_argument("--batch-size", type=integer, help=f"rows per update; 0 = full batch (default {DEFAULT_BATCH})")
+    g.add_argument("--alpha", type=number, help="L2 penalty on the weights (default 0)")
+    g.add_argument("--patience", type=integer,
                    help="early stopping: epochs without validation improvement (default: half the epochs; 0 = off)")
-    g.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
+    g.add_argument("--schedule", choices=["cosine", "constant"],
                    help="learning-rate schedule (default cosine decay to 0)")
-    g.add_argument("--seed", type=int, default=0, help="seed for data, split, weights and shuffling (default 0)")
-    g.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    g.add_argument("--seed", type=integer, help="seed for data, split, weights and shuffling (default 0)")
+    g.add_argument("--dtype", choices=["float64", "float32"], help="default float64")
     g = t.add_argument_group("files")
-    g.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    g.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}); one run at a time (see docs/cli.md)")
     g.add_argument("--resume", metavar="DIR",
-                   help="continue the interrupted run saved in DIR (its --out folder) with its settings")
+                   help="continue the interrupted run saved in DIR (its --out folder) with its saved settings; "
+                        "takes no other train option")
     t.set_defaults(run=run)
 
 
-def _train_config(args) -> dict:
-    lr = DEFAULT_LR if args.lr is None else args.lr
-    for name, value, low in (("--lr", lr, 0.0), ("--test-size", args.test_size, 0.0)):
-        if not (value > low):
-            raise UsageError(f"{name} must be > {low}, got {value}.")
-    if not 0 < args.test_size < 1 or not 0 <= args.val_size < 1:
-        raise UsageError(f"--test-size must be in (0, 1) and --val-size in [0, 1); got {args.test_size} "
-                         f"and {args.val_size}.")
-    if args.patience and args.val_size == 0:
+def _option(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+# ---------------------------------------------------------------------- checks (nothing is touched yet)
+def _check(cfg: dict) -> None:
+    """Every setting of a run, checked; a UsageError names the option. Used for new runs and run.json."""
+    def ok(key, good, what, kind=float, optional=False):
+        value = cfg.get(key)
+        if value is None and optional:
+            return
+        if (isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int)
+                or (kind is float and not math.isfinite(value)) or not good(value)):
+            raise UsageError(f"{_option(key)} must be {what}, got {value!r}.")
+
+    ok("lr", lambda v: v > 0, "> 0")
+    ok("momentum", lambda v: 0 <= v < 1, "in [0, 1)")
+    ok("alpha", lambda v: v >= 0, ">= 0")
+    ok("test_size", lambda v: 0 < v < 1, "in (0, 1)")
+    ok("val_size", lambda v: 0 <= v < 1, "in [0, 1)")
+    ok("seed", lambda v: v >= 0, ">= 0 (a seed for numpy.random.SeedSequence)", kind=int)
+    ok("n_samples", lambda v: v >= 1, ">= 1", kind=int, optional=True)
+    ok("epochs", lambda v: v >= 0, ">= 0", kind=int, optional=True)
+    ok("batch_size", lambda v: v >= 0, ">= 0 (0 = full batch)", kind=int)
+    if cfg.get("patience") != "auto":
+        ok("patience", lambda v: v >= 0, ">= 0 (0 = off)", kind=int)
+    if cfg["patience"] and cfg["val_size"] == 0:
         raise UsageError("early stopping (--patience) needs a validation set; give --val-size > 0 or --patience 0.")
-    patience = args.patience
-    if patience is None:
-        patience = "auto" if args.val_size > 0 else 0
-    for name in ("epochs", "batch_size", "patience", "n_samples"):
-        value = getattr(args, name)
-        if value is not None and value < 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {value}.")
-    if args.nesterov and (args.optimizer != "sgd" or not args.momentum > 0):
+    if cfg.get("nesterov") and (cfg["optimizer"] != "sgd" or not cfg["momentum"] > 0):
         raise UsageError("--nesterov applies to --optimizer sgd with --momentum > 0.")
-    source = args.data
-    if is_builtin(source):
-        if args.target is not None or args.features is not None:
-            raise UsageError(f"--target and --features apply to CSV files, not the built-in data set {source!r}.")
-    elif os.path.exists(source):
+    for key, choices in (("activation", ("relu", "leaky_relu", "tanh", "sigmoid")), ("optimizer", ("adam", "sgd")),
+                         ("schedule", ("cosine", "constant")), ("dtype", ("float64", "float32")),
+                         ("bias_init", ("zeros", "same")), ("init", (None, *INITIALIZERS)),
+                         ("task", (None, "regression", "classification"))):
+        if cfg.get(key, DEFAULTS[key]) not in choices:
+            raise UsageError(f"{_option(key)} must be one of {', '.join(map(str, choices))}; got {cfg[key]!r}.")
+    layers = cfg["layers"]
+    if not isinstance(layers, list) or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in layers):
+        raise UsageError(f"--layers must be widths >= 1, got {layers!r}.")
+    columns = {}
+    for key in ("target", "features"):
+        try:
+            names = parse_columns(cfg.get(key)) or []
+        except ValueError as exc:
+            raise UsageError(f"{_option(key)}: {exc}") from None
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise UsageError(f"{_option(key)} names {', '.join(map(repr, twice))} twice; give each column once.")
+        columns[key] = names
+    both = [n for n in columns["target"] if n in columns["features"]]
+    if both:
+        raise UsageError(f"{', '.join(map(repr, both))} is both a --target and a --features column; a column "
+                         "is one or the other.")
+    if is_builtin(cfg["data"]):
+        if columns["target"] or columns["features"]:
+            raise UsageError(f"--target and --features apply to CSV files, not the built-in data set "
+                             f"{cfg['data']!r}.")
+        task = DATASET_TASKS[cfg["data"]]
+        if cfg.get("task") not in (None, task):
+            raise UsageError(f"the built-in data set {cfg['data']!r} is a {task} task; drop --task {cfg['task']}.")
+
+
+def _train_config(opts: dict) -> dict:
+    """The settings of a new run from the options (defaults filled in), checked."""
+    source = opts["data"]
+    if not is_builtin(source) and os.path.exists(source):
         source = os.path.abspath(source)
-    return {
-        "data": source, "target": args.target, "features": args.features, "task": args.task,
-        "n_samples": args.n_samples, "seed": args.seed, "test_size": args.test_size, "val_size": args.val_size,
-        "layers": parse_layers(args.layers), "activation": args.activation, "init": args.init,
-        "bias_init": args.bias_init, "optimizer": args.optimizer, "lr": lr, "momentum": args.momentum,
-        "nesterov": args.nesterov, "epochs": args.epochs, "batch_size": args.batch_size,
-        "alpha": args.alpha, "patience": patience, "schedule": args.schedule, "dtype": args.dtype,
+    patience = opts["patience"]
+    if patience is None:
+        patience = "auto" if opts["val_size"] > 0 else 0
+    cfg = {
+        "data": source, "target": opts["target"], "features": opts["features"], "task": opts["task"],
+        "n_samples": opts["n_samples"], "seed": opts["seed"], "test_size": opts["test_size"],
+        "val_size": opts["val_size"], "layers": parse_layers(opts["layers"]), "activation": opts["activation"],
+        "init": opts["init"], "bias_init": opts["bias_init"], "optimizer": opts["optimizer"], "lr": opts["lr"],
+        "momentum": opts["momentum"], "nesterov": opts["nesterov"], "epochs": opts["epochs"],
+        "batch_size": opts["batch_size"], "alpha": opts["alpha"], "patience": patience,
+        "schedule": opts["schedule"], "dtype": opts["dtype"],
     }
+    _check(cfg)
+    out = Path(opts["out"])
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is a file; give a folder for the run's files.")
+    return cfg
 
 
-def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: bool = False) -> tuple[int, dict]:
-    """Steps 1-9 for ``cfg``; writes into ``out_dir``. Returns (exit code, result dict)."""
+def _check_alpha(p: Prepared, alpha: float, batch: int | None) -> None:
+    """Refuse an L2 penalty so large that its gradient (alpha / n) W, squared as Adam squares it,
+    overflows the network's dtype at the initial weights: training could only fail, later and less clearly."""
+    if not alpha:
+        return
+    n = batch or len(p.X_fit)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = [np.asarray(alpha / n, dtype=p.net.dtype) * layer.W for layer in p.net.layers]
+        fine = all(np.isfinite(gW * gW).all() for gW in g)
+    if not fine:
+        raise UsageError(f"--alpha {alpha:g} is too large: the L2 penalty's gradient (alpha / n) W overflows "
+                         f"{p.net.dtype.name} at the initial weights; typical values are 1e-5 to 1.")
+
+
+# ---------------------------------------------------------------------- the run folder
+def _write_run(out_dir: Path, cfg: dict, status: str, error: str | None = None) -> None:
+    record = {**cfg, "status": status, "finished": status == "finished"}
+    if error:
+        record["error"] = error
+    write_json(out_dir / "run.json", record)
+
+
+def _read_run(run_dir: Path) -> tuple[dict, bytes]:
+    """The settings saved in ``run_dir/run.json`` (checked) and the file's bytes."""
+    run_file = run_dir / "run.json"
+    if not run_file.is_file():
+        raise FileNotFoundError(f"cannot resume: {run_file} does not exist (give the --out folder of an "
+                                "interrupted 'ninestep train').")
+    raw = run_file.read_bytes()
+
+    def no_constant(name):
+        raise ValueError(f"{name} is not a JSON number")
+    try:
+        record = json.loads(raw.decode("utf-8"), parse_constant=no_constant)
+        if not isinstance(record, dict):
+            raise ValueError("expected a JSON object")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"cannot resume: {run_file} is not valid JSON ({exc}).") from None
+    if record.get("finished"):
+        raise ValueError(f"the run in {run_dir} already finished (its model is {run_dir / 'model.npz'}); "
+                         "start a new one with 'ninestep train --out NEW_FOLDER'.")
+    cfg = {k: v for k, v in record.items() if k not in _STATUS_KEYS}
+    try:
+        missing = [k for k in ("data", "seed", "layers", "lr", "epochs", "patience") if k not in cfg]
+        if missing:
+            raise UsageError(f"it has no {', '.join(missing)}")
+        _check({**{k: v for k, v in DEFAULTS.items() if k not in ("layers",)}, **cfg})
+    except UsageError as exc:
+        raise ValueError(f"cannot resume: {run_file} holds invalid settings ({exc}).") from None
+    return cfg, raw
+
+
+def _start(out_dir: Path, cfg: dict) -> None:
+    """A new run takes over the folder: the previous run's checkpoint first (so that it can never be
+    resumed as this run's), then its results, then this run's run.json."""
+    for name in ("checkpoint.npz", *RESULT_FILES):
+        with contextlib.suppress(FileNotFoundError):
+            (out_dir / name).unlink()  # a symbolic link is removed itself, never what it points to
+    _write_run(out_dir, cfg, "running")
+
+
+# ---------------------------------------------------------------------- the run
+def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: bool = False,
+                 run_bytes: bytes | None = None) -> tuple[int, dict]:
+    """Steps 1-9 for ``cfg``, writing into ``out_dir`` under its lock. Returns (exit code, result dict)."""
     p = prepare(cfg, out)
-    net = p.net
     n_fit = len(p.X_fit)
     batch = None if cfg["batch_size"] in (None, 0) or cfg["batch_size"] >= n_fit else cfg["batch_size"]
     epochs = cfg["epochs"] if cfg["epochs"] is not None else auto_epochs(n_fit, batch)
     patience = auto_patience(epochs) if cfg["patience"] == "auto" else cfg["patience"]
     cfg = {**cfg, "epochs": epochs, "patience": patience}
+    _check_alpha(p, cfg["alpha"], batch)
     digest = None if cfg["data"] in DATASETS or not os.path.isfile(cfg["data"]) else file_sha256(cfg["data"])
-    if resume:
-        if cfg.get("data_sha256") not in (None, digest):
-            raise ValueError(f"the data file {cfg['data']} changed since this run started; resuming would not "
-                             "give the same model. Start a new run instead.")
-    else:
-        cfg["data_sha256"] = digest
-        out_dir.mkdir(parents=True, exist_ok=True)
-        # A checkpoint left by an earlier run in this folder must not be resumed as this one's.
-        with contextlib.suppress(FileNotFoundError):
-            (out_dir / "checkpoint.npz").unlink()
-        write_json(out_dir / "run.json", {**cfg, "finished": False})
+    if resume and cfg.get("data_sha256") not in (None, digest):
+        raise ValueError(f"the data file {cfg['data']} changed since this run started; resuming would not "
+                         "give the same model. Start a new run instead.")
+    cfg["data_sha256"] = digest
 
+    with RunLock(out_dir):
+        if resume:
+            if (out_dir / "run.json").read_bytes() != run_bytes:
+                raise ValueError(f"{out_dir / 'run.json'} changed while this run was loading its data (another "
+                                 "run used the folder); nothing was resumed.")
+        else:
+            _start(out_dir, cfg)
+        try:
+            return _train(p, cfg, batch, out_dir, out, progress, resume)
+        except KeyboardInterrupt:
+            _write_run(out_dir, cfg, "interrupted")
+            raise
+        except BaseException as exc:
+            _write_run(out_dir, cfg, "failed", error=str(exc).replace("\n", " ") or type(exc).__name__)
+            raise
+
+
+def _train(p: Prepared, cfg: dict, batch: int | None, out_dir: Path, out: Out, progress: bool,
+           resume: bool) -> tuple[int, dict]:
+    """Steps 6-9 with the folder locked and run.json written."""
+    net, epochs = p.net, cfg["epochs"]
     Xs_fit = p.x_scaler.transform(p.X_fit)
     T_fit = p.t(p.y_fit)
     val = (p.x_scaler.transform(p.X_val), p.t(p.y_val)) if p.X_val is not None else None
@@ -179,19 +329,20 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
         bar.update(epoch, logs)
 
     start = time.perf_counter()
-    optimizer = make_optimizer(cfg)
     caught: list = []
+    failed = True
     try:
         # Warnings are held back until the progress bar is closed, so they do not break it.
         # NumPy's overflow warnings are silenced: fit checks every loss for NaN/inf and
         # raises DivergenceError with advice, which says more than "overflow in matmul".
         with warnings.catch_warnings(record=True) as caught, np.errstate(over="ignore", invalid="ignore"):
             warnings.simplefilter("always")
-            history = net.fit(Xs_fit, T_fit, loss=p.loss, optimizer=optimizer, epochs=epochs, batch_size=batch,
-                              shuffle=True, validation_data=val, seed=p.fit_seed, alpha=cfg["alpha"],
-                              patience=cfg["patience"] or None,
+            history = net.fit(Xs_fit, T_fit, loss=p.loss, optimizer=make_optimizer(cfg), epochs=epochs,
+                              batch_size=batch, shuffle=True, validation_data=val, seed=p.fit_seed,
+                              alpha=cfg["alpha"], patience=cfg["patience"] or None,
                               lr_schedule="cosine" if cfg["schedule"] == "cosine" else None, callback=on_epoch,
                               checkpoint=checkpoint, checkpoint_every=1, resume_from=resume_from)
+        failed = False
     except KeyboardInterrupt:
         bar.close()
         params = best["params"] if best["params"] is not None else net.params
@@ -202,6 +353,7 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
                    f"'ninestep train --resume {out_dir}'.")
         else:
             msg = "interrupted before the weights were finite; nothing saved."
+        _write_run(out_dir, cfg, "interrupted")
         print(msg, file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED, {"interrupted": True, "out": str(out_dir)}
     finally:
@@ -209,7 +361,9 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
         for w in caught:
             # With the cosine schedule the last epochs take ever smaller steps by design, so the
             # loss still creeping down at the end is the schedule landing, not a call for more epochs.
-            if not (issubclass(w.category, ConvergenceWarning) and cfg["schedule"] == "cosine"):
+            # When training fails, its one-line error says what went wrong; the warnings that led up
+            # to it (a loss explosion before a divergence) would only come first and say less.
+            if not (failed or issubclass(w.category, ConvergenceWarning) and cfg["schedule"] == "cosine"):
                 show_warning(w.message, w.category, w.filename, w.lineno)
     seconds = time.perf_counter() - start
     stopped = (f"stopped early at epoch {history.epochs}, kept the weights of epoch {history.best_epoch + 1}"
@@ -233,14 +387,14 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
         out("        (no loss curve: no epochs were run)")
     else:
         try:
-            from ..plotting import plot_loss_curve
+            from ..plotting import plot_loss_curve  # writes the PNG atomically
             files["loss_curve"] = plot_loss_curve(
                 out_dir / "loss.png", history.loss, history.val_loss, best_epoch=history.best_epoch,
                 loss_name="cross-entropy" if p.loss == "cross_entropy" else "loss (1/2 MSE, standardised)",
                 title=f"ninestep train: {os.path.basename(cfg['data'])} {p.net.layer_sizes}")
         except ImportError as exc:
             out(f"        (no loss curve: {exc})")
-    write_json(out_dir / "run.json", {**cfg, "finished": True})  # --resume refuses a finished run
+    _write_run(out_dir, cfg, "finished")  # --resume refuses a finished run
     out("Saved   " + ", ".join(str(f) for f in files.values()))
     example = "--input 30,70" if cfg["data"] == "arithmetic" else "--data FILE.csv"
     out(f"Next    ninestep predict --model {files['model']} {example}")
@@ -248,7 +402,7 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
                      "config": cfg}
 
 
-def _save(out_dir: Path, p: Prepared, net: Network, cfg: dict, info: dict) -> dict:
+def _save(out_dir: Path, p: Prepared, net, cfg: dict, info: dict) -> dict:
     path = out_dir / "model.npz"
     save_model(path, net, x_scaler=p.x_scaler, y_scaler=p.y_scaler, classes=p.data.classes, task=p.data.task,
                feature_names=p.data.feature_names, target_names=p.data.target_names,
@@ -258,26 +412,24 @@ def _save(out_dir: Path, p: Prepared, net: Network, cfg: dict, info: dict) -> di
 
 def run(args, out: Out) -> int:
     """``ninestep train``: a new run into --out, or --resume DIR."""
-    if args.resume:
-        run_dir = Path(args.resume)
+    given = {k: v for k, v in vars(args).items() if k in DEFAULTS}
+    resume = given.pop("resume", None)
+    progress = not args.quiet
+    if resume is not None:
+        if given:
+            # The saved settings are the run's; an option here would be silently ignored, so it is refused.
+            raise UsageError(f"--resume continues a run with its saved settings and takes no other train option; "
+                             f"drop {', '.join(map(_option, given))} (or start a new run with --out).")
+        run_dir = Path(resume)
         if run_dir.is_file():
             run_dir = run_dir.parent
-        run_file = run_dir / "run.json"
-        if not run_file.is_file():
-            raise FileNotFoundError(f"cannot resume: {run_file} does not exist (give the --out folder of an "
-                                    "interrupted 'ninestep train').")
-        try:
-            cfg = json.loads(run_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"cannot resume: {run_file} is not valid JSON ({exc}).") from None
-        if cfg.get("finished"):
-            raise ValueError(f"the run in {run_dir} already finished (its model is {run_dir / 'model.npz'}); "
-                             "start a new one with 'ninestep train --out NEW_FOLDER'.")
-        out(f"Resuming the run in {run_dir} with its saved settings (other options are ignored).")
-        code, result = run_training(cfg, run_dir, out, progress=not args.quiet, resume=True)
+        cfg, raw = _read_run(run_dir)
+        out(f"Resuming the run in {run_dir} with its saved settings.")
+        code, result = run_training(cfg, run_dir, out, progress, resume=True, run_bytes=raw)
     else:
-        cfg = _train_config(args)
-        code, result = run_training(cfg, Path(args.out), out, progress=not args.quiet)
+        opts = {**DEFAULTS, **given}
+        cfg = _train_config(opts)
+        code, result = run_training(cfg, Path(opts["out"]), out, progress)
     if out.as_json:
-        print(json.dumps(result, default=json_default))
+        print_json(result)
     return code
