@@ -362,3 +362,19 @@ def test_messy_csv_end_to_end(tmp_path):
     ok = np.array([new.cells["area"][i] != "NA" for i in range(30)])  # imputed areas cannot be right
     r2 = 1 - ((truth[ok] - pred[ok]) ** 2).sum() / ((truth[ok] - truth[ok].mean()) ** 2).sum()
     assert r2 > 0.9, r2
+
+
+def test_a_typo_in_whole_number_class_labels_is_dropped_not_a_class():
+    labels = ["0", "1"] * 30
+    labels[5] = "O"
+    pre = TablePreprocessor("c")
+    _, y = pre.fit_transform(table(x=[str(i) for i in range(60)], c=labels))
+    assert pre.task_ == "classification" and pre.classes_ == [0, 1] and len(y) == 59
+    assert "dropped 1 rows whose target 'c' is numbers apart from 1 cell(s): row 5 'O'" in pre.report_
+
+
+def test_text_classes_that_look_like_numbers_in_new_data():
+    pre = TablePreprocessor("c").fit(table(x=[str(i) for i in range(12)], c=["1", "2", "A"] * 4))
+    assert pre.classes_ == ["1", "2", "A"]
+    _, y = pre.clean(table(x=["1", "2"], c=["2", "1"]))  # all numbers here, but the classes are text
+    np.testing.assert_array_equal(y, [1, 0])

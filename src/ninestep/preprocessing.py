@@ -226,21 +226,20 @@ class TablePreprocessor:
         task = self.task_ or self._infer_task(table, columns)
         y_parts, valid = [], np.ones(table.n_rows, dtype=bool)
         for name, cells in zip(self.targets, columns):
-            if task == "classification":
-                ok = ~cells.missing
-            else:
-                if cells.kind() == "category":
-                    raise DataError(f"{table.source}: target {name!r} holds text labels such as "
-                                    f"{cells.text[int(np.flatnonzero(cells.bad)[0])]!r}; that is a classification "
-                                    "target, so drop --task regression.")
-                ok = ~cells.missing & ~cells.bad
-                if cells.bad.any():
-                    what = f"target {name!r} is numbers apart from {int(cells.bad.sum())} cell(s): " \
-                           f"{_cells_at(table, cells.bad, cells)}"
-                    if self.missing == "error":
-                        raise DataError(f"{table.source}: {what}; fix them, or use --missing impute to drop "
-                                        "those rows.")
-                    self.report_.append(f"dropped {int(cells.bad.sum())} rows whose {what} (not numbers)")
+            numeric = cells.kind() == "number" and not self._text_classes()
+            if task == "regression" and not numeric:
+                raise DataError(f"{table.source}: target {name!r} holds text labels such as "
+                                f"{cells.text[int(np.flatnonzero(cells.bad)[0])]!r}; that is a classification "
+                                "target, so drop --task regression.")
+            # A column of numbers with a few bad cells stays numbers, whatever the task: the bad
+            # cells are typos to report, not classes of their own.
+            bad = cells.bad if numeric else np.zeros_like(cells.bad)
+            ok = ~cells.missing & ~bad
+            if bad.any():
+                what = f"target {name!r} is numbers apart from {int(bad.sum())} cell(s): {_cells_at(table, bad, cells)}"
+                if self.missing == "error":
+                    raise DataError(f"{table.source}: {what}; fix them, or use --missing impute to drop those rows.")
+                self.report_.append(f"dropped {int(bad.sum())} rows whose {what}")
             if cells.missing.any():
                 if self.missing == "error":
                     raise DataError(f"{table.source}: target {name!r} is missing in {int(cells.missing.sum())} "
@@ -285,9 +284,11 @@ class TablePreprocessor:
                             "or classes: turn the dates into numbers first.")
         return "classification"
 
-    @staticmethod
-    def _labels(cells: _Cells, rows: np.ndarray) -> list:
-        if cells.kind() == "number" and not cells.bad.any():
+    def _text_classes(self) -> bool:
+        return self.classes_ is not None and any(isinstance(c, str) for c in self.classes_)
+
+    def _labels(self, cells: _Cells, rows: np.ndarray) -> list:
+        if cells.kind() == "number" and not self._text_classes():
             values = cells.values[rows]
             if np.all(values == np.round(values)):
                 return [int(v) for v in values]  # 1 and 1.0 are the same class; JSON keeps ints as ints
