@@ -456,7 +456,7 @@ def test_cli_json_and_errors(tmp_path, capsys):
     import json
 
     result = json.loads(capsys.readouterr().out)
-    assert result["outputs"] == {"label": "(N,)", "probabilities": "(N, 3)"} and result["opset"] == DEFAULT_OPSET
+    assert result["outputs"] == {"label": "(N,) string", "probabilities": "(N, 3) float"} and result["opset"] == DEFAULT_OPSET
     assert cli.main(["export", "--model", str(model), "--out", str(tmp_path / "m.onnx"), "--format", "tflite"]) == 2
     assert "invalid choice: 'tflite'" in capsys.readouterr().err
     assert cli.main(["export", "--model", str(model), "--out", str(tmp_path / "m.onnx"), "--opset", "9"]) == 1

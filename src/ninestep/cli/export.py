@@ -30,8 +30,12 @@ def register(sub, common) -> None:
 
 
 def _shape(value) -> str:
+    """``"(N, 4) float"``: a graph input's or output's shape and element type."""
+    from onnx import TensorProto
+
     dims = [d.dim_param or str(d.dim_value) for d in value.type.tensor_type.shape.dim]
-    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+    shape = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+    return f"{shape} {TensorProto.DataType.Name(value.type.tensor_type.elem_type).lower()}"
 
 
 def run(args, out: Out) -> int:
@@ -41,8 +45,9 @@ def run(args, out: Out) -> int:
     outputs = [(v.name, _shape(v)) for v in proto.graph.output]
     ops = [node.op_type for node in proto.graph.node]
     out(f"wrote {args.out}: ONNX opset {args.opset}, {args.dtype}, {os.path.getsize(args.out):,} bytes")
-    out("input:   " + ", ".join(f"{name} {shape}" for name, shape in inputs)
-        + (f" raw features {', '.join(model.feature_names)}" if model.feature_names else " raw features"))
+    named = inputs[0][0] == "X" and model.feature_names  # one matrix: say which column is which
+    out(("inputs:  " if len(inputs) > 1 else "input:   ") + ", ".join(f"{name} {shape}" for name, shape in inputs)
+        + (f", columns {', '.join(model.feature_names)}" if named else ""))
     out("outputs: " + ", ".join(f"{name} {shape}" for name, shape in outputs)
         + (f"; classes {', '.join(map(str, model.classes))}" if model.classes is not None else ""))
     out(f"graph:   {' -> '.join(ops)}")
