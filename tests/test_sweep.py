@@ -1,0 +1,146 @@
+"""Sweeps: the grid, groups trained as Ensembles, and Dask (a LocalCluster of two worker processes)."""
+
+import os
+import signal
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import ninestep as ns
+from ninestep import sweep
+
+
+def moons_data(n=300, seed=0) -> sweep.SweepData:
+    X, y = ns.make_moons(n + 100, seed=seed)
+    Xs = ns.StandardScaler().fit(X[:n]).transform(X)
+    return sweep.SweepData(Xs[:n], y[:n], Xs[n:n + 50], y[n:n + 50], "classification", 2,
+                           X_test=Xs[n + 50:], y_test=y[n + 50:])
+
+
+def settings(epochs=15, seeds=2, **kw) -> sweep.SweepSettings:
+    return sweep.SweepSettings(seeds=np.random.SeedSequence(0).spawn(seeds), epochs=epochs, fit_seed=7, **kw)
+
+
+def same_rows(a, b) -> bool:
+    return len(a) == len(b) and all(
+        np.array_equal(x["params"], y["params"]) and x["metric"] == y["metric"] and x["lr"] == y["lr"]
+        and x["layers"] == y["layers"] and x["seed"] == y["seed"] for x, y in zip(a, b))
+
+
+def test_grid_and_groups():
+    configs = sweep.grid(layers=[(8, 8), (16,)], lr=[0.01, 0.03], alpha=[0.0, 1e-3], optimizer=["adam", "sgd"])
+    assert len(configs) == 16
+    assert configs[0] == sweep.Config((8, 8), "relu", 0.01, 64, 0.0, "adam")
+    assert configs[1].optimizer == "sgd"                     # the last axis varies fastest
+    groups = sweep.group_configs(configs)
+    assert len(groups) == 4                                  # layers x optimiser; lr and alpha inside
+    assert all(len(g.configs) == 4 and len({(c.layers, c.optimizer)
+                                           for c in g.configs}) == 1 for g in groups)
+    with pytest.raises(ValueError, match="axis 'lr' lists a value twice"):
+        sweep.grid(layers=[(8,)], lr=[0.1, 0.1])
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        sweep.grid(layers=[(8,)], optimizer=["rmsprop"])
+    with pytest.raises(ValueError, match="every lr must be > 0"):
+        sweep.grid(layers=[(8,)], lr=[0.0])
+
+
+def test_groups_do_not_change_results_and_the_best_is_a_lone_network():
+    data, st = moons_data(), settings(epochs=12)
+    configs = sweep.grid(layers=[(8, 8), (6,)], lr=[0.01, 0.05], alpha=[0.0, 0.01], batch_size=[32])
+    together = sweep.run_sweep(configs, data, st)
+    alone = [row for c in configs for row in sweep.run_sweep([c], data, st).rows]
+    key = lambda r: (r["layers"], r["lr"], r["alpha"], r["seed"])
+    assert same_rows(sorted(together.rows, key=key), sorted(alone, key=key))
+    assert len(together.leaderboard) == 8 and together.leaderboard[0]["mean"] >= together.leaderboard[-1]["mean"]
+    assert together.metric_name == "val_accuracy" and all(r["seeds"] == 2 for r in together.leaderboard)
+    # the saved model: the best configuration's best seed, as Network.fit alone makes it
+    best = together.best
+    net = ns.Network([2, *best["layers"], 2], seed=st.seeds[best["seed"]], output_activation="softmax")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ns.ConvergenceWarning)
+        net.fit(data.X_fit, data.y_fit, loss="cross_entropy", optimizer=ns.Adam(lr=best["lr"]), alpha=best["alpha"],
+                epochs=12, batch_size=32, seed=7, validation_data=(data.X_val, data.y_val), lr_schedule="cosine")
+    got = together.best_network()
+    assert np.max(np.abs(got.params - net.params)) <= 1e-10 * np.max(np.abs(net.params))
+    assert best["metric"] == ns.accuracy(data.y_val, net.predict(data.X_val).argmax(axis=1))
+
+
+def test_regression_metric_is_r2():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 2))
+    y = np.column_stack([X[:, 0] + 0.1 * rng.normal(size=200), X[:, 1] ** 2])
+    data = sweep.SweepData(X[:150], y[:150], X[150:], y[150:], "regression", 2)
+    result = sweep.run_sweep(sweep.grid(layers=[(16,)], lr=[0.01]), data, settings(epochs=30))
+    assert result.metric_name == "val_r2"
+    row = result.rows[0]
+    pred = result.best_network().predict(data.X_val) if row is result.best else None
+    if pred is not None:
+        assert row["metric"] == pytest.approx(np.mean(ns.r2(data.y_val, pred, multioutput="raw_values")))
+    assert 0.3 < row["metric"] <= 1.0
+
+
+# ---------------------------------------------------------------------- Dask
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed; "
+                                                            "pip install -e '.[dask]'")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=40)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_results_equal_in_process_and_survive_a_killed_worker(client):
+    data = moons_data(n=400)
+    st = settings(epochs=150, seeds=2)
+    configs = sweep.grid(layers=[(8, 8), (12,), (10, 10), (16,), (6, 6), (14,)], lr=[0.01, 0.03], batch_size=[16])
+    here = sweep.run_sweep(configs, data, st)
+
+    pids = client.run(os.getpid)
+    killed, arrivals = [], []
+
+    def kill_a_busy_worker(index, rows):
+        arrivals.append(index)
+        if killed:
+            return
+        # a worker that still has groups to train: its work is lost and Dask must run it again
+        for address, keys in client.processing().items():
+            if keys and address in pids:
+                os.kill(pids[address], signal.SIGKILL)
+                killed.append(pids[address])
+                return
+
+    there = sweep.run_sweep(configs, data, st, client=client, on_group=kill_a_busy_worker)
+    assert killed, "no worker was busy when the first group arrived"
+    assert sorted(arrivals) == list(range(6))               # every group exactly once
+    assert same_rows(here.rows, there.rows)                 # and equal to the in-process run
+    for _ in range(100):                                    # the nanny restarts the killed worker
+        if len(client.scheduler_info()["workers"]) == 2:
+            break
+        time.sleep(0.1)
+    assert killed[0] not in client.run(os.getpid).values()
+
+
+def test_sklearn_estimators_under_the_dask_joblib_backend(client):
+    joblib = pytest.importorskip("joblib")
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import GridSearchCV
+
+    from ninestep.sklearn import MLPClassifier
+
+    X, y = ns.make_moons(150, seed=3)
+    grid = {"learning_rate_init": [0.01, 0.05], "alpha": [1e-4, 1e-2]}
+    make = lambda n_jobs: GridSearchCV(MLPClassifier(hidden_layer_sizes=(8,), max_iter=40, random_state=0), grid,
+                                       cv=3, n_jobs=n_jobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with joblib.parallel_backend("dask"):
+            on_dask = make(2).fit(X, y)
+        here = make(1).fit(X, y)
+    np.testing.assert_array_equal(on_dask.cv_results_["mean_test_score"], here.cv_results_["mean_test_score"])
+    assert on_dask.best_params_ == here.best_params_
+    np.testing.assert_array_equal(on_dask.best_estimator_.net_.params, here.best_estimator_.net_.params)
