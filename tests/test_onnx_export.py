@@ -427,6 +427,7 @@ def test_table_and_x_scaler_together_are_refused():
 @pytest.mark.parametrize("data,dtype", [("iris", "float32"), ("diabetes", "float64"), ("moons", "float32")])
 def test_cli_exports_what_train_saved(tmp_path, capsys, data, dtype):
     import ninestep.cli as cli
+    from ninestep.datasets import load_dataset
 
     run = tmp_path / "run"
     assert cli.main(["train", "--data", data, "--epochs", "3", "--out", str(run), "--quiet"]) == 0
@@ -436,7 +437,7 @@ def test_cli_exports_what_train_saved(tmp_path, capsys, data, dtype):
     report = capsys.readouterr().out
     assert f"wrote {path}: ONNX opset {DEFAULT_OPSET}, {dtype}" in report and "input:   X (N, " in report
     model = ns.load_model(run / "model.npz")
-    X = ns.datasets.load_dataset(data, seed=5).X[:300]
+    X = load_dataset(data, seed=5).X[:300]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"X": X.astype(dtype)})))
     if model.classes is not None:
