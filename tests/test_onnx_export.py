@@ -410,6 +410,19 @@ def test_table_column_named_like_a_graph_tensor_is_refused():
 
 
 @pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
+def test_table_fitted_apart_from_the_network_is_refused():
+    from ninestep.preprocessing import TablePreprocessor
+
+    data = _messy_table(np.random.default_rng(0), 100, "regression")
+    pre = TablePreprocessor("price").fit(data)
+    width = pre.transform(data).shape[1]
+    model = ns.SavedModel(net=_net([width + 1, 4, 1], "relu", "linear"))
+    model.preprocessor = pre
+    with pytest.raises(ValueError, match=f"gives {width} columns but the network takes {width + 1}"):
+        to_onnx(model)
+
+
+@pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
 def test_table_and_x_scaler_together_are_refused():
     from ninestep.preprocessing import TablePreprocessor
 

@@ -277,7 +277,7 @@ class _Graph:
 
     def prediction(self, net: Network, x_scaler, y_scaler, classes, table, **_) -> list[tuple[str, int, list[int]]]:
         """Add every step of the prediction; return the outputs as (name, element type, shape without N)."""
-        A = self.table(table) if table is not None else self.input("X", self.elem, net.n_inputs)
+        A = self.table(table, net.n_inputs) if table is not None else self.input("X", self.elem, net.n_inputs)
         if x_scaler is not None:  # (X - mean) / scale, the order StandardScaler.transform uses
             A = self.node("Sub", [A, self.constant("x_mean", x_scaler.mean_, "the input scaler's mean")], "X_centred")
             A = self.node("Div", [A, self.constant("x_scale", x_scaler.scale_, "the input scaler's scale")], "A0")
@@ -295,7 +295,7 @@ class _Graph:
         self.node("Identity", [A], "y")
         return [("y", self.elem, [net.n_outputs])]
 
-    def table(self, table: TablePreprocessor) -> str:
+    def table(self, table: TablePreprocessor, width: int) -> str:
         """``TablePreprocessor.transform`` in the graph: one input per raw column, imputed, encoded, scaled.
 
         A number column is a float input, NaN for a missing cell; a yes/no or
@@ -341,6 +341,9 @@ class _Graph:
             if c["indicator"]:
                 blocks.append(self.node("Cast", [gap], f"{name}_missing", to=self.elem))
                 scaled.append(False)
+        if len(scaled) != width:
+            raise ValueError(f"the model's table preprocessing gives {len(scaled)} columns but the network takes "
+                             f"{width}; they were not fitted together.")
         A = self.node("Concat", blocks, "table", axis=1)
         if table.scaler_ is None:
             return A
