@@ -31,12 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import SGD, Adam, DivergenceError, Network, StandardScaler, train_test_split
+from ..callbacks import LossExplosionWarning
 from .. import data as generators
 from ..tabular import infer_task, read_csv, read_header
 from . import views
 from .settings import DATASETS, Limits, Settings, parse_settings
 
 __all__ = ["Data", "Session", "load_data", "read_uploaded_csv"]
+
+_WARNINGS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -192,13 +195,21 @@ class Run:
             if s.schedule == "cosine":  # fit's "cosine" over s.epochs, applied one epoch at a time
                 self.optimizer.lr = 0.5 * s.lr * (1.0 + math.cos(math.pi * self.epoch / s.epochs))
             try:
-                with np.errstate(over="ignore", invalid="ignore"):
+                # catch_warnings changes the process's filters: one session at a time in here.
+                with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught, \
+                        np.errstate(over="ignore", invalid="ignore"):
+                    warnings.simplefilter("always")
                     h = self.net.fit(self.Xs_train, self.T_train, loss=self.loss, optimizer=self.optimizer,
                                      epochs=1, batch_size=s.batch_size, shuffle=True,
                                      validation_data=(self.Xs_test, self.T_test), seed=self.rng, alpha=s.alpha)
             except (DivergenceError, ValueError) as exc:
                 self.error = str(exc)
                 return todo
+            for w in caught:
+                # fit's explosion check compares with the first batch of the call, here the epoch's:
+                # on a fitted network that is noise. The loss curve shows a real explosion.
+                if not issubclass(w.category, LossExplosionWarning) and str(w.message) not in self.notes:
+                    self.notes.append(str(w.message))
             self.epoch += 1
             self.train_loss.append(h.loss[-1])
             self.test_loss.append(h.val_loss[-1])

@@ -161,7 +161,7 @@ def frame(session, since: int = 0) -> dict:
             extra["pvt"] = {"truth": _round(truth[shown].T, 4), "pred": _round(pred[shown].T, 4)}
     start = max(since, run.epoch - 2000) if 0 <= since <= run.epoch else max(0, run.epoch - 2000)
     return {
-        "version": session.version, "finished": run.finished, "error": run.error,
+        "version": session.version, "finished": run.finished, "error": run.error, "notes": run.notes,
         "metrics": {k: (v if k == "epoch" else _round(v)) for k, v in metrics.items()},
         "history": {"start": start, "train": _round(run.train_loss[start:]), "test": _round(run.test_loss[start:])},
         "output": _output_view(session, A_out[-1]),
@@ -230,7 +230,7 @@ def dataset(session) -> dict:
         "feature_names": data.feature_names, "target_names": data.target_names,
         "classes": None if data.classes is None else [str(c) for c in data.classes],
         "plot": [data.feature_names[j] for j in data.plot], "axes": _axes(session),
-        "layer_sizes": run.net.layer_sizes, "n_params": int(run.net.n_params), "notes": run.notes,
+        "layer_sizes": run.net.layer_sizes, "n_params": int(run.net.n_params),
         "train": points(run.X_train, run.y_train), "test": points(run.X_test, run.y_test),
         "n_train": len(run.X_train), "n_test": len(run.X_test),
         "steps": nine_steps(session),

@@ -111,7 +111,7 @@ function showDataset(ds) {
   $("momentum").disabled = !["momentum", "nesterov"].includes(ds.settings.opt);
   $("batch").disabled = ds.settings.opt === "gd";
   $("description").textContent = `${ds.description}. ${ds.n_train} training and ${ds.n_test} test rows; `
-    + `network ${JSON.stringify(ds.layer_sizes)}, ${ds.n_params} parameters.` + (ds.notes.length ? " " + ds.notes.join(" ") : "");
+    + `network ${JSON.stringify(ds.layer_sizes)}, ${ds.n_params} parameters.`;
   $("steps").replaceChildren(...ds.steps.map(s => {
     const li = document.createElement("li");
     li.id = `step-${s.step}`;
@@ -140,6 +140,7 @@ function render(f) {
   $("train-loss").textContent = fmt(m.train_loss);
   $("test-loss").textContent = fmt(m.test_loss);
   $("lr-now").textContent = fmt(m.lr);
+  $("notes").textContent = f.notes.join(" ");
   if ("test_accuracy" in m) $("test-accuracy").textContent = m.test_accuracy.toFixed(3);
   if ("test_rmse" in m) $("test-rmse").textContent = `${fmt(m.test_rmse)} (MAE ${fmt(m.test_mae)})`;
   drawOutput($("output"), state.dataset, f, state.outIndex);
