@@ -144,3 +144,73 @@ def test_sklearn_estimators_under_the_dask_joblib_backend(client):
     np.testing.assert_array_equal(on_dask.cv_results_["mean_test_score"], here.cv_results_["mean_test_score"])
     assert on_dask.best_params_ == here.best_params_
     np.testing.assert_array_equal(on_dask.best_estimator_.net_.params, here.best_estimator_.net_.params)
+
+
+# ---------------------------------------------------------------------- the command
+@pytest.fixture
+def cli(monkeypatch):
+    """``main(argv) -> exit code`` with the sweep command registered (until cli/__init__ lists it)."""
+    from ninestep import cli as package
+    from ninestep.cli import sweep as command
+
+    if command not in package.COMMANDS:
+        monkeypatch.setattr(package, "COMMANDS", [*package.COMMANDS, command])
+    return package.main
+
+
+def test_sweep_command_writes_a_leaderboard_and_a_model_for_predict(cli, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    code = cli(["sweep", "--data", "moons", "--n-samples", "300", "--layers", "8", "6,6", "--lr", "0.01", "0.05",
+                "--seeds", "2", "--epochs", "10", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "4 configurations x 2 seeds = 8 networks in 2 ensembles" in printed
+    assert "Leaderboard (validation accuracy" in printed
+    import csv
+    import json
+    with open(out / "results.csv") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 4 and {r["layers"] for r in table} == {"8", "6,6"}
+    means = [float(r["val_mean"]) for r in table]
+    assert means == sorted(means, reverse=True)
+    summary = json.loads((out / "results.json").read_text())
+    assert len(summary["runs"]) == 8 and summary["metric"] == "val_accuracy"
+    model = ns.load_model(out / "best" / "model.npz")
+    assert model.classes == [0, 1] and model.x_scaler is not None
+    assert model.predict(np.array([[0.0, 0.5], [1.0, -0.4]])).shape == (2,)
+    assert cli(["predict", "--model", str(out / "best" / "model.npz"), "--input", "0.5,0.2"]) == 0
+
+
+def test_one_configuration_one_seed_is_what_train_saves(cli, tmp_path):
+    common = ["--data", "moons", "--n-samples", "200", "--layers", "8,8", "--lr", "0.02", "--epochs", "12",
+              "--seed", "3", "--quiet"]
+    assert cli(["sweep", *common, "--seeds", "1", "--out", str(tmp_path / "s")]) == 0
+    assert cli(["train", *common, "--out", str(tmp_path / "t")]) == 0
+    swept = ns.load_model(tmp_path / "s" / "best" / "model.npz").net.params
+    trained = ns.load_model(tmp_path / "t" / "model.npz").net.params
+    assert np.max(np.abs(swept - trained)) <= 1e-10 * np.max(np.abs(trained))
+
+
+def test_sweep_on_a_csv_file_is_judged_by_r2(cli, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(240, 2))
+    lines = ["a,b,y"] + [f"{a:.5f},{b:.5f},{a * b + 0.5 * a:.5f}" for a, b in X]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    code = cli(["sweep", "--data", str(tmp_path / "d.csv"), "--target", "y", "--layers", "16", "--lr", "0.01",
+                "0.03", "--alpha", "0", "0.001", "--seeds", "2", "--epochs", "15", "--out", str(tmp_path / "o"),
+                "--json"])
+    assert code == 0
+    import json
+    result = json.loads(capsys.readouterr().out)
+    assert result["metric"] == "val_r2" and len(result["leaderboard"]) == 4
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lr", "0.1", "0"], "--lr values must be > 0"),
+    (["--lr", "0.1", "0.1"], "--lr lists a value twice"),
+    (["--workers", "2", "--scheduler", "tcp://x:1"], "not both"),
+    (["--val-size", "0"], "--val-size must be in"),
+])
+def test_sweep_usage_errors(cli, tmp_path, capsys, argv, message):
+    assert cli(["sweep", "--epochs", "2", "--out", str(tmp_path), *argv]) == 2
+    assert message in capsys.readouterr().err
