@@ -186,8 +186,8 @@ def _table_parts(model: Any, tables: list[str], parts: dict) -> TablePreprocesso
         return None
     table = getattr(model, tables[0])
     if len(tables) > 1 or parts["x_scaler"] is not None:
-        raise ValueError(f"the model holds {', '.join(map(repr, tables))} and an x_scaler: the exporter cannot "
-                         "tell in which order they apply.")
+        held = [*map(repr, tables), *(["an x_scaler"] if parts["x_scaler"] is not None else [])]
+        raise ValueError(f"the model holds {' and '.join(held)}: the exporter cannot tell in which order they apply.")
     if not hasattr(table, "columns_"):
         raise ValueError(f"the model's {tables[0]!r} is not fitted; there is nothing to export.")
     for key, own in (("classes", table.classes_), ("y_scaler", table.target_scaler_)):
@@ -261,11 +261,11 @@ class _Graph:
 
         if cast and value.dtype.kind == "f":
             with np.errstate(over="ignore"):
-                cast = value.astype(self.dtype)
-            if not np.isfinite(cast).all():
+                converted = value.astype(self.dtype)
+            if not np.isfinite(converted).all():
                 raise ValueError(f"{what} holds values that are not finite in {self.dtype.name} "
                                  f"(largest |value| {np.abs(value).max():.3g}); export with dtype=np.float64.")
-            value = cast
+            value = converted
         self.initializers.append(numpy_helper.from_array(value, name))
         return name
 
