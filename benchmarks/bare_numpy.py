@@ -96,15 +96,18 @@ def train(params: np.ndarray, sizes: list[int], X: np.ndarray, Y: np.ndarray, lo
             mm(X1T, D1, out=G[0])
             if not math.isfinite(value):
                 raise FloatingPointError("diverged")
-            # Adam, ninestep's form: m, v without their (1 - beta) factors.
+            # Adam as ninestep's fast path runs it: the paper's m, v, bias corrections folded
+            # into lr_t and eps_t.
             t += 1
-            c = math.sqrt((1.0 - b2 ** t) / (1.0 - b2))
-            lr_t, eps_t = lr * (1.0 - b1) * c / (1.0 - b1 ** t), eps * c
+            c = math.sqrt(1.0 - b2 ** t)
+            lr_t, eps_t = lr * c / (1.0 - b1 ** t), eps * c
             for p, g, mc, vc, bc in chunks:
+                mul(g, 1.0 - b1, out=bc)
                 mul(mc, b1, out=mc)
-                add(mc, g, out=mc)
-                mul(vc, b2, out=vc)
+                add(mc, bc, out=mc)
                 sq(g, out=bc)
+                mul(bc, 1.0 - b2, out=bc)
+                mul(vc, b2, out=vc)
                 add(vc, bc, out=vc)
                 sqrt(vc, out=bc)
                 add(bc, eps_t, out=bc)

@@ -322,7 +322,7 @@ def large_worker(system: str) -> dict:
         seconds = time.perf_counter() - start
         rss_trained = rss_mb()
         test_loss = net.evaluate(Xte, yte, loss="cross_entropy")
-        state_bytes = opt.m_sum.nbytes + opt.v_sum.nbytes
+        state_bytes = opt.m.nbytes + opt.v.nbytes
     elif system == "bare":
         import bare_numpy
         net = ns.Network([LARGE["n_in"], h, h, LARGE["n_out"]], output_activation="softmax",

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 import ninestep as ns
-from ninestep import io
-from ninestep.io import load_checkpoint
+from ninestep import checkpoint
+from ninestep.archive import write_archive
+from ninestep.checkpoint import load_checkpoint
 
 
 class _Interrupt(Exception):
@@ -111,8 +112,9 @@ def test_resuming_a_finished_early_stopped_run_changes_nothing(tmp_path):
 
 def test_checkpoint_is_written_every_k_epochs_and_at_the_end(tmp_path, monkeypatch):
     saved = []
-    real = io.save_checkpoint
-    monkeypatch.setattr(io, "save_checkpoint", lambda *a, **k: (saved.append(k["epoch"]), real(*a, **k))[1])
+    real = checkpoint.save_checkpoint
+    monkeypatch.setattr(checkpoint, "save_checkpoint",
+                        lambda path, trainer, cbs: (saved.append(trainer.epoch + 1), real(path, trainer, cbs))[1])
     net, optimizer = _setup("sgd")
     _fit(net, optimizer, checkpoint=tmp_path / "ck.npz", checkpoint_every=7)
     assert saved == [7, 14, 21, 28, 30]
@@ -124,7 +126,7 @@ def test_atomic_write_uses_a_temp_file_in_the_same_folder_fsync_then_replace(tmp
     monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(("fsync", fd)), real_fsync(fd))[1])
     monkeypatch.setattr(os, "replace", lambda a, b: (calls.append(("replace", a, b)), real_replace(a, b))[1])
     target = tmp_path / "m.npz"
-    io.atomic_write(target, {"x": np.arange(3.0)})
+    write_archive(target, {}, {"x": np.arange(3.0)})
     kinds = [c[0] for c in calls]
     assert "fsync" in kinds and "replace" in kinds
     assert kinds.index("fsync") < kinds.index("replace")  # the data is on disk before the rename
@@ -137,7 +139,7 @@ def test_atomic_write_uses_a_temp_file_in_the_same_folder_fsync_then_replace(tmp
 
 def test_failed_write_leaves_the_previous_checkpoint_and_no_temp_file(tmp_path, monkeypatch):
     target = tmp_path / "m.npz"
-    io.atomic_write(target, {"x": np.arange(3.0)})
+    write_archive(target, {}, {"x": np.arange(3.0)})
     before = target.read_bytes()
 
     def broken_savez(f, **arrays):
@@ -145,7 +147,7 @@ def test_failed_write_leaves_the_previous_checkpoint_and_no_temp_file(tmp_path, 
         raise OSError("disk full")
     monkeypatch.setattr(np, "savez", broken_savez)
     with pytest.raises(OSError, match="disk full"):
-        io.atomic_write(target, {"x": np.arange(5.0)})
+        write_archive(target, {}, {"x": np.arange(5.0)})
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
 

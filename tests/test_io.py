@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 import ninestep as ns
-from ninestep.io import FORMAT_VERSION, ModelFileError, load_checkpoint, save_checkpoint
+from ninestep.archive import FORMAT_VERSION
+from ninestep.checkpoint import load_checkpoint
+from ninestep.model_file import ModelFileError
 
 
 # ---------------------------------------------------------------------- helpers
@@ -144,7 +146,7 @@ def test_file_is_plain_arrays_and_json_with_a_format_version(model_file):
         names = sorted(info.filename for info in z.infolist())
     assert names == ["W0.npy", "W1.npy", "__meta__.npy", "b0.npy", "b1.npy"]
     meta = _meta(path)
-    assert meta["format"] == "ninestep" and meta["format_version"] == FORMAT_VERSION == 1
+    assert meta["format"] == "ninestep" and meta["format_version"] == FORMAT_VERSION == 2
     assert meta["layer_sizes"] == net.layer_sizes and meta["kind"] == "model"
     for name, data in _members(path).items():  # every member loads without pickle
         assert np.load(_io.BytesIO(data), allow_pickle=False).dtype.kind in "fu"
@@ -253,8 +255,9 @@ def test_checkpoint_loader_refuses_pickles_too(tmp_path, model_file, no_unpickli
     marker = tmp_path / "pwned"
     evil = np.empty(1, dtype=object)
     evil[0] = _Marker(marker)
-    bad = _with_array(src, tmp_path / "evil.npz", "opt.m_sum", evil, allow_pickle=True)
-    with pytest.raises(ModelFileError, match="object array 'opt.m_sum'"):
+    ck = _checkpoint(tmp_path, net.copy(), ns.Adam())
+    bad = _with_array(ck, tmp_path / "evil.npz", "opt.m", evil, allow_pickle=True)
+    with pytest.raises(ModelFileError, match="object array 'opt.m'"):
         load_checkpoint(bad, net, ns.Adam())
     assert not marker.exists()
 
@@ -319,7 +322,7 @@ def test_npz_from_someone_else_is_refused(tmp_path):
 def test_future_format_version_is_refused(model_file, tmp_path):
     src, _, _ = model_file
     bad = _with_meta(src, tmp_path / "future.npz", format_version=FORMAT_VERSION + 1)
-    with pytest.raises(ModelFileError, match="newer ninestep.*format version 2.*Upgrade"):
+    with pytest.raises(ModelFileError, match=f"newer ninestep.*format version {FORMAT_VERSION + 1}.*Upgrade"):
         ns.load(bad)
 
 
@@ -431,58 +434,91 @@ def test_load_checkpoint_refuses_a_plain_model(model_file):
     assert np.array_equal(net.params, before)
 
 
-def _checkpoint(tmp_path, net, opt):
-    return save_checkpoint(tmp_path / "ck.npz", net, opt, epoch=1,
-                           rng_state=np.random.default_rng(0).bit_generator.state,
-                           history={"loss": [1.0], "val_loss": [], "lr": [0.01], "best_epoch": None,
-                                    "stopped_early": False},
-                           lr0=0.01, best_val=np.inf, wait=0, best_params=None)
+def _checkpoint(tmp_path, net, opt, steps=1, **fit_args):
+    """A checkpoint after one epoch of ``steps`` optimiser steps on a little regression task."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2 * steps, net.n_inputs))
+    y = rng.standard_normal((2 * steps, net.n_outputs))
+    path = tmp_path / "ck.npz"
+    net.fit(X, y, optimizer=opt, epochs=1, batch_size=2, shuffle=False, checkpoint=path, **fit_args)
+    return path
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"epoch": -1}, "epoch and wait"),
+    ({"epoch": -1}, "epoch must be an int"),
     ({"epoch": 2}, "history has 1 epochs"),
-    ({"lr0": 0}, "lr0"),
     ({"rng_state": {"bit_generator": "Evil"}}, "rng_state"),
     ({"rng_state": {"bit_generator": "PCG64", "state": "x"}}, "invalid training state"),
     ({"optimizer": {"name": "sgd", "lr": -1.0, "momentum": 0.0, "nesterov": False}}, "lr must be"),
-    ({"optimizer": {"name": "rmsprop"}}, "unknown optimizer"),
-    ({"history": {"loss": ["x"]}}, "history"),
+    ({"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0, "nesterov": "yes"}}, "nesterov"),
+    ({"callbacks": {"History": {"loss": ["x"], "val_loss": [], "lr": [], "best_epoch": None,
+                                "stopped_early": False}}}, "history"),
+    ({"callbacks": []}, "callbacks"),
 ])
 def test_checkpoint_with_invalid_training_state_is_refused_and_changes_nothing(tmp_path, change, message):
     net = ns.Network([2, 3, 1], seed=0)
     opt = ns.SGD(lr=0.01, momentum=0.9)
-    opt.step(net.params, np.ones_like(net.params))
     path = _checkpoint(tmp_path, net, opt)
     bad = _with_meta(path, tmp_path / "bad.npz", **change)
-    fresh, fresh_opt = ns.Network([2, 3, 1], seed=1), ns.SGD(lr=0.5)
+    fresh, fresh_opt = ns.Network([2, 3, 1], seed=1), ns.SGD(lr=0.5, momentum=0.9)
     before = fresh.params.copy()
     with pytest.raises(ModelFileError, match=message):
         load_checkpoint(bad, fresh, fresh_opt)
     assert np.array_equal(fresh.params, before) and fresh_opt.lr == 0.5 and fresh_opt.velocity is None
 
 
-def test_checkpoint_for_another_network_or_optimizer_is_refused(tmp_path):
-    net, opt = ns.Network([2, 3, 1], seed=0), ns.Adam()
-    path = _checkpoint(tmp_path, net, opt)
-    with pytest.raises(ModelFileError, match=r"checkpoint of a \[2, 3, 1\] float64 network"):
-        load_checkpoint(path, ns.Network([2, 4, 1], seed=0), ns.Adam())
-    with pytest.raises(ModelFileError, match="written with optimizer 'adam'"):
-        load_checkpoint(path, net, ns.SGD(lr=0.1))
+def test_resume_refuses_an_invalid_callback_state_and_changes_nothing(tmp_path):
+    net, opt = ns.Network([2, 3, 1], seed=0), ns.SGD(lr=0.01)
+    path = _checkpoint(tmp_path, net, opt, lr_schedule="cosine")
+    meta = _meta(path)
+    meta["callbacks"]["LearningRateSchedule"]["lr0"] = 0
+    bad = _with_meta(path, tmp_path / "bad.npz", callbacks=meta["callbacks"])
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((2, 2)), rng.standard_normal((2, 1))
+    fresh = ns.Network([2, 3, 1], seed=1)
+    before = fresh.params.copy()
+    with pytest.raises(ModelFileError, match="LearningRateSchedule.*lr0"):
+        fresh.fit(X, y, optimizer=ns.SGD(lr=0.01), epochs=2, batch_size=2, shuffle=False,
+                  lr_schedule="cosine", resume_from=bad)
+    assert np.array_equal(fresh.params, before)
+
+
+@pytest.mark.parametrize("other, message", [
+    (lambda: (ns.Network([2, 4, 1], seed=0), ns.Adam()), r"layer_sizes \[2, 3, 1\] there, \[2, 4, 1\] here"),
+    (lambda: (ns.Network([2, 3, 1], activation="tanh", seed=0), ns.Adam()),
+     r"activations \['relu', 'linear'\] there, \['tanh', 'linear'\] here"),
+    (lambda: (ns.Network([2, 3, 1], output_activation="sigmoid", seed=0), ns.Adam()),
+     r"activations \['relu', 'linear'\] there, \['relu', 'sigmoid'\] here"),
+    (lambda: (ns.Network([2, 3, 1], seed=0, dtype=np.float32), ns.Adam()), "dtype 'float64' there, 'float32' here"),
+    (lambda: (ns.Network([2, 3, 1], seed=0), ns.SGD(lr=0.1)), "optimizer 'adam' there, 'sgd' here"),
+])
+def test_checkpoint_for_another_network_or_optimizer_is_refused_naming_each_difference(tmp_path, other, message):
+    path = _checkpoint(tmp_path, ns.Network([2, 3, 1], seed=0), ns.Adam())
+    net, opt = other()
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=message):
+        load_checkpoint(path, net, opt)
+    assert np.array_equal(net.params, before)
 
 
 def test_checkpoint_round_trip_restores_optimizer_state(tmp_path):
     net = ns.Network([2, 3, 1], seed=0)
     opt = ns.Adam(lr=0.02)
-    for _ in range(3):
-        opt.step(net.params, np.linspace(-1, 1, net.params.size))
-    path = _checkpoint(tmp_path, net, opt)
+    path = _checkpoint(tmp_path, net, opt, steps=3)
     other, other_opt = ns.Network([2, 3, 1], seed=9), ns.Adam(lr=0.5)
     state = load_checkpoint(path, other, other_opt)
     assert np.array_equal(other.params, net.params)
     assert other_opt.t == 3 and other_opt.lr == 0.02
     assert np.array_equal(other_opt.m, opt.m) and np.array_equal(other_opt.v, opt.v)
-    assert state["epoch"] == 1 and state["best_val"] == np.inf and state["best_params"] is None
+    assert state["epoch"] == 1 and state["history"].epochs == 1 and "EarlyStopping" not in state["callbacks"]
+
+
+def test_a_checkpoint_is_not_a_model(tmp_path):
+    # It holds the last epoch's weights and no scalers: predicting from it would silently differ.
+    path = _checkpoint(tmp_path, ns.Network([2, 3, 1], seed=0), ns.Adam())
+    for load in (ns.load_model, ns.load):
+        with pytest.raises(ModelFileError, match="training checkpoint, not a model.*model.npz"):
+            load(path)
 
 
 # ---------------------------------------------------------------------- on the command line

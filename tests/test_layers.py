@@ -152,7 +152,7 @@ def test_he_init_keeps_the_signal_through_a_deep_relu_stack():
     ratios = {}
     for init in ("he_normal", "glorot_normal"):
         net = ns.Network([200] * 11, activation="relu", output_activation="relu", init=init, seed=1)
-        Zs, _ = net._forward(X)
+        Zs, _ = net.forward(X, return_all=True)
         ratios[init] = np.mean(Zs[-1] ** 2) / np.mean(Zs[0] ** 2)
     assert 0.5 < ratios["he_normal"] < 2.0
     assert ratios["glorot_normal"] < 0.01  # about 2^-9

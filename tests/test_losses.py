@@ -6,7 +6,7 @@ import pytest
 import ninestep as ns
 from ninestep.activations import sigmoid, softmax
 from ninestep.losses import LOSSES
-from ninestep.network import prepare_targets
+from ninestep.losses import prepare_targets
 
 STRICT = dict(over="raise", divide="raise", invalid="raise", under="ignore")
 

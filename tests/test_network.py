@@ -170,7 +170,7 @@ def test_hand_worked_single_example():
 
     net = build()
     x, y = np.array([[1.0, 2.0]]), np.array([[1.0]])
-    Zs, As = net._forward(x)
+    Zs, As = net.forward(x, return_all=True)
     np.testing.assert_allclose(Zs[0], [[0.8, -0.1]], rtol=1e-14)
     np.testing.assert_allclose(As[1], [[0.8, 0.0]], rtol=1e-14)
     np.testing.assert_allclose(Zs[1], [[0.6]], rtol=1e-14)
@@ -282,7 +282,7 @@ def test_gradients_match_central_differences(hidden, output, loss, alpha):
     # A ReLU kink within eps of a pre-activation would spoil the difference
     # quotient; make sure none is near (a perturbation of 1e-6 in one weight
     # moves a pre-activation by far less than 1e-4 here).
-    Zs, _ = net._forward(X)
+    Zs, _ = net.forward(X, return_all=True)
     assert min(np.abs(Z).min() for Z in Zs[:-1]) > 1e-4
     _, grads = net.loss_and_gradients(X, y, loss=loss, alpha=alpha)
     analytic = np.concatenate([np.concatenate([dW.ravel(), db]) for dW, db in grads])

@@ -23,7 +23,7 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import ninestep as ns  # noqa: E402
 from helpers import central_differences  # noqa: E402
-from ninestep.io import ModelFileError  # noqa: E402
+from ninestep.model_file import ModelFileError  # noqa: E402
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SEEDS = st.integers(0, 2**32 - 1)

@@ -2,20 +2,25 @@
 
 The package lists like the pipeline: ``data`` (steps 2-3), ``scaling``
 (4), ``layers`` and ``network`` (5-7), ``activations`` (6), ``losses`` (7),
-``optimizers`` and ``training`` (8), ``metrics`` (9), and ``io`` for files.
+``optimizers``, ``callbacks`` and ``training`` (8), ``metrics`` (9); then
+the files (``archive``, ``model_file``, ``checkpoint``) and the
+conveniences built on the core (``cli``, ``plotting``, ``sklearn``, ...).
+``docs/architecture.md`` draws the layers.
 """
 
+from . import callbacks
 from .activations import get_activation
+from .callbacks import Callback, DivergenceError, History, LossExplosionWarning
 from .data import make_arithmetic, make_moons, make_sine, make_spirals, train_test_split
 from .gradcheck import check_gradients
-from .io import ModelFileError, SavedModel, load, load_model, save_model
 from .layers import Dense
 from .losses import get_loss
 from .metrics import accuracy, confusion_matrix, loss_report, mae, mse, r2
+from .model_file import ModelFileError, SavedModel, load, load_model, save_model
 from .network import CapacityWarning, Network, count_params
 from .optimizers import SGD, Adam
 from .scaling import StandardScaler
-from .training import ConvergenceWarning, DivergenceError, History, fit
+from .training import ConvergenceWarning, fit
 
 __version__ = "0.1.0"
 
@@ -25,7 +30,7 @@ __all__ = [
     "Dense", "Network", "count_params", "CapacityWarning",
     "get_activation", "get_loss",
     "SGD", "Adam",
-    "fit", "History", "ConvergenceWarning", "DivergenceError",
+    "fit", "History", "Callback", "callbacks", "ConvergenceWarning", "DivergenceError", "LossExplosionWarning",
     "mse", "mae", "r2", "accuracy", "confusion_matrix", "loss_report",
     "check_gradients",
     "load", "load_model", "save_model", "SavedModel", "ModelFileError",

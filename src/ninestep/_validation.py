@@ -26,6 +26,7 @@ __all__ = [
     "check_dtype",
     "check_finite_number",
     "check_bool",
+    "overflow_error",
 ]
 
 
@@ -287,4 +288,23 @@ def as_generator(seed: Any) -> np.random.Generator:
         return np.random.default_rng(seed)
     raise TypeError(
         f"seed must be None, a non-negative int or a numpy.random.Generator, got {type(seed).__name__} {seed!r}."
+    )
+
+
+def overflow_error(what: str, X: np.ndarray, Y: np.ndarray | None = None) -> ValueError:
+    """The error for a result that is not finite although every input was: name the largest value.
+
+    Finite inputs give a NaN or infinite result only when a sum or product
+    leaves the range of the dtype (about 1e308 for float64, 3e38 for
+    float32) - inputs such as 1e300 - so the message points at the data.
+    """
+    where = []
+    for name, arr in (("X", X), ("y", Y)):
+        if arr is not None and arr.size:
+            i, j = np.unravel_index(int(np.argmax(np.abs(arr))), arr.shape)
+            where.append(f"largest |{name}| is {name}[{i}, {j}] = {arr[i, j]:.3g}")
+    return ValueError(
+        f"{what} is not finite: the arithmetic overflowed {X.dtype.name} ({'; '.join(where)}). "
+        "Standardise the data (ninestep.StandardScaler) so that values are of order 1, "
+        "or check the weights for huge values."
     )

@@ -236,14 +236,21 @@ def _description(path, raw: np.ndarray) -> dict:
     return meta
 
 
-def read_archive(path: str | os.PathLike, expected: Callable[[dict], Callable[[str], bool]] | None = None
-                 ) -> tuple[dict, dict[str, np.ndarray]]:
+def read_description(path: str | os.PathLike) -> dict:
+    """The JSON description of a ninestep file, checked, without reading its arrays."""
+    meta, _ = read_archive(path, lambda meta: (lambda name: False), arrays=False)
+    return meta
+
+
+def read_archive(path: str | os.PathLike, expected: Callable[[dict], Callable[[str], bool]] | None = None,
+                 *, arrays: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
     """Every array and the JSON description of a ninestep file, each checked.
 
     ``expected(meta)`` returns a predicate that says which member names
     the file may hold, given its description; any other member is refused
     (a file that holds more than its description explains was not written
-    by ninestep, or has been tampered with). Raises :class:`ArchiveError`,
+    by ninestep, or has been tampered with). ``arrays=False`` stops after
+    the description. Raises :class:`ArchiveError`,
     ``FileNotFoundError`` or ``IsADirectoryError``.
     """
     path = Path(path)
@@ -251,7 +258,7 @@ def read_archive(path: str | os.PathLike, expected: Callable[[dict], Callable[[s
         raise IsADirectoryError(f"{str(path)!r} is a folder, not a model file; give the path of the .npz in it.")
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist.")
-    arrays: dict[str, np.ndarray] = {}
+    read_arrays, arrays = arrays, {}
     try:
         if not zipfile.is_zipfile(path):
             raise _fail(path, _sniff(path))
@@ -266,6 +273,8 @@ def read_archive(path: str | os.PathLike, expected: Callable[[dict], Callable[[s
             if len(described) > 1 or len({info.filename for info in members}) != len(members):
                 raise _fail(path, "holds the same member twice; not a file ninestep wrote.")
             meta = _description(path, _read_member(path, archive, described[0]))
+            if not read_arrays:
+                return meta, {}
             allowed = expected(meta) if expected is not None else None
             for info in members:
                 name = info.filename[:-4]

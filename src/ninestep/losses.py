@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Any
+
+from ._validation import check_array
 from .activations import Activation, log_softmax
 
-__all__ = ["Loss", "MSE", "CrossEntropy", "BinaryCrossEntropy", "LOSSES", "get_loss"]
+__all__ = ["Loss", "MSE", "CrossEntropy", "BinaryCrossEntropy", "LOSSES", "get_loss", "prepare_targets"]
 
 
 class Loss:
@@ -150,3 +153,62 @@ def get_loss(name: str | Loss) -> Loss:
     if key not in LOSSES:
         raise ValueError(f"Unknown loss {name!r}; choose one of {', '.join(sorted(LOSSES))}.")
     return LOSSES[key]()
+
+
+def prepare_targets(y: Any, loss: Loss, n_out: int, dtype: Any, name: str = "y") -> np.ndarray:
+    """Return the targets as a float (n, n_out) matrix for ``loss``.
+
+    ``cross_entropy`` accepts integer labels of shape (n,) (turned into
+    one-hot rows) or one-hot / probability rows of shape (n, n_out).
+    ``binary_cross_entropy`` and ``mse`` accept shape (n,) when the network
+    has a single output.
+    """
+    y = check_array(y, name, ndim=(1, 2), dtype=None)
+    if y.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must be numeric for a Network, got dtype {y.dtype}; encode the labels as integers "
+            "0..k-1 (ninestep.sklearn.MLPClassifier does this for you)."
+        )
+    y = check_array(y, name, ndim=(1, 2), dtype=np.float64) if y.dtype.kind == "f" else y
+    if loss.name == "cross_entropy" and y.ndim == 1:
+        labels = y
+        if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+            i = int(np.argmax(labels != np.round(labels)))
+            raise ValueError(
+                f"cross_entropy needs class labels, integers 0..{n_out - 1}, but {name}[{i}] = {labels[i].item()!r} is "
+                "not an integer; continuous targets call for a regression loss (loss='mse')."
+            )
+        labels = labels.astype(np.int64)
+        bad = (labels < 0) | (labels >= n_out)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"{name}[{i}] = {labels[i]} is not a valid class for a network with {n_out} outputs; "
+                f"labels must be integers in 0..{n_out - 1}."
+            )
+        Y = np.zeros((labels.shape[0], n_out), dtype=dtype)
+        Y[np.arange(labels.shape[0]), labels] = 1
+        return Y
+    if y.ndim == 1:
+        if n_out != 1:
+            raise ValueError(
+                f"{name} is 1-D but the network has {n_out} outputs; pass y of shape (n_samples, {n_out})."
+            )
+        y = y.reshape(-1, 1)
+    if y.shape[1] != n_out:
+        raise ValueError(f"{name} has {y.shape[1]} columns but the network has {n_out} outputs.")
+    if loss.name in ("cross_entropy", "binary_cross_entropy") and ((y < 0) | (y > 1)).any():
+        i, j = np.argwhere((y < 0) | (y > 1))[0]
+        raise ValueError(
+            f"{loss.name} targets must lie in [0, 1] (one-hot rows or 0/1 labels), but {name}[{i}, {j}] = "
+            f"{y[i, j].item()!r}; continuous targets call for a regression loss (loss='mse')."
+        )
+    if loss.name == "cross_entropy":
+        off = np.abs(y.sum(axis=1) - 1) > 1e-6
+        if off.any():
+            i = int(np.argmax(off))
+            raise ValueError(
+                f"cross_entropy needs one-hot (or probability) rows that sum to 1, but row {i} of {name} sums "
+                f"to {float(y[i].sum()):.6g}; pass integer labels of shape (n_samples,) instead."
+            )
+    return np.asarray(y, dtype=dtype)

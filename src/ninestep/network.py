@@ -1,5 +1,9 @@
 """Steps 5-7: the network - a list of Dense layers, forward and back-propagation.
 
+This module is the **reference path**: the maths as the article writes it,
+one equation a line. ``fit`` runs the same arithmetic through a faster
+private path (:mod:`ninestep._fastpath`), and a test holds the two equal.
+
 Notation (written once, used everywhere in ninestep). For a batch of ``n``
 samples, one per **row**:
 
@@ -35,6 +39,9 @@ where ``n`` is the number of samples in the batch - scikit-learn's
 convention: ``alpha`` is the ridge penalty of the *summed* loss, so its
 strength relative to the data does not depend on the batch size.
 
+In the code, Python lists count from 0: ``A[0] = X``, and layer ``l`` of
+the list ``net.layers`` turns ``A[l]`` into ``Z[l]`` and ``A[l + 1]``.
+
 All parameters live in one flat vector ``net.params``; each layer's ``W``
 and ``b`` are views into it. Optimisers then update every parameter with a
 handful of vectorised operations instead of one loop per layer.
@@ -44,16 +51,18 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, NamedTuple, Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
-from ._validation import as_generator, check_array, check_dtype, check_int, check_nonnegative
+from ._validation import as_generator, check_array, check_dtype, check_int, check_nonnegative, overflow_error
 from .activations import get_activation
+from .archive import write_archive
 from .layers import Dense
-from .losses import Loss, get_loss
+from .losses import Loss, get_loss, prepare_targets
 
-__all__ = ["Network", "count_params", "prepare_targets", "CapacityWarning"]
+__all__ = ["Network", "count_params", "CapacityWarning"]
 
 
 class CapacityWarning(UserWarning):
@@ -78,104 +87,6 @@ def _check_layer_sizes(layer_sizes: Any) -> list[int]:
             f"layer_sizes needs at least two entries (inputs and outputs), got {list(layer_sizes)!r}."
         )
     return [check_int(n, f"layer_sizes[{i}]") for i, n in enumerate(layer_sizes)]
-
-
-def overflow_error(what: str, X: np.ndarray, Y: np.ndarray | None = None) -> ValueError:
-    """The error for a result that is not finite although every input was: name the largest value.
-
-    Finite inputs give a NaN or infinite result only when a sum or product
-    leaves the range of the dtype (about 1e308 for float64, 3e38 for
-    float32) - inputs such as 1e300 - so the message points at the data.
-    """
-    where = []
-    for name, arr in (("X", X), ("y", Y)):
-        if arr is not None and arr.size:
-            i, j = np.unravel_index(int(np.argmax(np.abs(arr))), arr.shape)
-            where.append(f"largest |{name}| is {name}[{i}, {j}] = {arr[i, j]:.3g}")
-    return ValueError(
-        f"{what} is not finite: the arithmetic overflowed {X.dtype.name} ({'; '.join(where)}). "
-        "Standardise the data (ninestep.StandardScaler) so that values are of order 1, "
-        "or check the weights for huge values."
-    )
-
-
-def prepare_targets(y: Any, loss: Loss, n_out: int, dtype: Any) -> np.ndarray:
-    """Return the targets as a float (n, n_out) matrix for ``loss``.
-
-    ``cross_entropy`` accepts integer labels of shape (n,) (turned into
-    one-hot rows) or one-hot / probability rows of shape (n, n_out).
-    ``binary_cross_entropy`` and ``mse`` accept shape (n,) when the network
-    has a single output.
-    """
-    y = check_array(y, "y", ndim=(1, 2), dtype=None)
-    if y.dtype.kind not in "biuf":
-        raise ValueError(
-            f"y must be numeric for a Network, got dtype {y.dtype}; encode the labels as integers "
-            "0..k-1 (ninestep.sklearn.MLPClassifier does this for you)."
-        )
-    y = check_array(y, "y", ndim=(1, 2), dtype=np.float64) if y.dtype.kind == "f" else y
-    if loss.name == "cross_entropy" and y.ndim == 1:
-        labels = y
-        if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
-            i = int(np.argmax(labels != np.round(labels)))
-            raise ValueError(
-                f"cross_entropy needs class labels, integers 0..{n_out - 1}, but y[{i}] = {labels[i].item()!r} is "
-                "not an integer; continuous targets call for a regression loss (loss='mse')."
-            )
-        labels = labels.astype(np.int64)
-        bad = (labels < 0) | (labels >= n_out)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(
-                f"y[{i}] = {labels[i]} is not a valid class for a network with {n_out} outputs; "
-                f"labels must be integers in 0..{n_out - 1}."
-            )
-        Y = np.zeros((labels.shape[0], n_out), dtype=dtype)
-        Y[np.arange(labels.shape[0]), labels] = 1
-        return Y
-    if y.ndim == 1:
-        if n_out != 1:
-            raise ValueError(
-                f"y is 1-D but the network has {n_out} outputs; pass y of shape (n_samples, {n_out})."
-            )
-        y = y.reshape(-1, 1)
-    if y.shape[1] != n_out:
-        raise ValueError(f"y has {y.shape[1]} columns but the network has {n_out} outputs.")
-    if loss.name in ("cross_entropy", "binary_cross_entropy") and ((y < 0) | (y > 1)).any():
-        i, j = np.argwhere((y < 0) | (y > 1))[0]
-        raise ValueError(
-            f"{loss.name} targets must lie in [0, 1] (one-hot rows or 0/1 labels), but y[{i}, {j}] = "
-            f"{y[i, j].item()!r}; continuous targets call for a regression loss (loss='mse')."
-        )
-    if loss.name == "cross_entropy":
-        off = np.abs(y.sum(axis=1) - 1) > 1e-6
-        if off.any():
-            i = int(np.argmax(off))
-            raise ValueError(
-                f"cross_entropy needs one-hot (or probability) rows that sum to 1, but row {i} of y sums "
-                f"to {float(y[i].sum()):.6g}; pass integer labels of shape (n_samples,) instead."
-            )
-    return np.asarray(y, dtype=dtype)
-
-
-class _Step(NamedTuple):
-    """One layer's share of the training scratch arrays (see :meth:`Network._scratch`)."""
-
-    layer: Dense
-    Wb: np.ndarray      # [W^l; b^l], a view of net.params
-    W_T: np.ndarray     # (W^l)^T, a view of net.params
-    In: np.ndarray      # [A^{l-1}, 1], (n, N_{l-1} + 1): [X, 1] for the first layer
-    In_T: np.ndarray    # its transpose
-    Z: np.ndarray       # (n, N_l)
-    A: np.ndarray       # (n, N_l), the next layer's In without its column of ones
-    dZ: np.ndarray      # (n, N_l); also holds dA^l before the activation's backward
-
-
-class _Work(NamedTuple):
-    X: np.ndarray       # [X, 1] without its column of ones: the batch is copied in here
-    steps: list[_Step]  # one per layer
-    hidden: list[_Step]  # steps[:-1]
-    params: np.ndarray  # the flat vector the views belong to
 
 
 class Network:
@@ -212,6 +123,11 @@ class Network:
     params : ndarray of shape (n_params,)
         Every parameter, in layer order (``W^1`` row-major, ``b^1``,
         ``W^2``, ...). The layers' ``W`` and ``b`` are views into it.
+
+    Thread safety: predicting (``forward``, ``predict``, ``evaluate``,
+    ``loss_and_gradients``) from several threads at once is safe, since
+    they only read the weights. Training changes them in place: ``fit``
+    refuses to start on a network that another thread is training.
     """
 
     def __init__(self, layer_sizes: Sequence[int], activation: str = "relu",
@@ -229,12 +145,11 @@ class Network:
             for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
         ]
         self.params = np.empty(count_params(sizes), dtype=self.dtype)
-        for layer, (W, b) in zip(self.layers, self._views(self.params)):
+        for layer, (W, b) in zip(self.layers, self.unflatten(self.params)):
             layer.bind(W, b)
         self.activation, self.output_activation = hidden.name, output.name
         self.init = init
         self.bias_init = bias_init
-        self._work: dict[int, Any] = {}  # training scratch arrays by batch size, see _scratch
 
     # ------------------------------------------------------------------ structure
     @property
@@ -254,8 +169,12 @@ class Network:
     def n_outputs(self) -> int:
         return self.layers[-1].n_out
 
-    def _views(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Split a flat vector into (W, b) views, one pair per layer."""
+    def unflatten(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Split a vector laid out like ``net.params`` into ``(W, b)`` views, one pair per layer.
+
+        ``net.unflatten(net.params)`` gives the layers' own arrays; a
+        gradient vector of the same layout gives each layer's ``(dW, db)``.
+        """
         views, start = [], 0
         for layer in self.layers:
             n_w = layer.n_in * layer.n_out
@@ -279,14 +198,14 @@ class Network:
             layer.W, layer.b = W, b
 
     def __getstate__(self) -> dict[str, Any]:
-        # The scratch arrays are a cache, not state: copies and pickles start without them.
-        return {**self.__dict__, "_work": {}}
+        # A copy or a pickle is not being trained, whatever the original is doing (see training.fit).
+        return {k: v for k, v in self.__dict__.items() if k != "_trained_by"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         # Pickle and deepcopy restore each layer's W and b as arrays of their
         # own; point them back into the flat vector so training updates them.
-        for layer, (W, b) in zip(self.layers, self._views(self.params)):
+        for layer, (W, b) in zip(self.layers, self.unflatten(self.params)):
             layer._W, layer._b = W, b
 
     def copy(self) -> "Network":
@@ -294,136 +213,82 @@ class Network:
         return copy.deepcopy(self)
 
     # ------------------------------------------------------------------ step 6
-    def _check_X(self, X: Any) -> np.ndarray:
-        X = check_array(X, "X", dtype=self.dtype)
+    def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
+        X = check_array(X, name, dtype=self.dtype)
         if X.shape[1] != self.n_inputs:
             raise ValueError(
-                f"X has {X.shape[1]} features but the network expects {self.n_inputs} "
+                f"{name} has {X.shape[1]} features but the network expects {self.n_inputs} "
                 f"(layer_sizes starts with {self.n_inputs})."
             )
         return X
 
-    def _forward(self, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Forward pass keeping what backward needs: ``Zs[l]`` and ``As[l]`` (``As[0] = X``)."""
-        Zs, As = [], [X]
-        for layer in self.layers:
-            Z, A = layer.forward(As[-1])
-            Zs.append(Z)
-            As.append(A)
-        return Zs, As
+    def forward(self, X: Any, return_all: bool = False):
+        """Forward propagation: ``y_hat = A^L`` of shape (n_samples, n_outputs).
 
-    def _augmented(self, flat: np.ndarray) -> list[np.ndarray]:
-        """Each layer's ``[W; b]`` as one (N_{l-1} + 1, N_l) view of a flat vector.
-
-        ``b`` is stored right after ``W`` (row-major), so it is the last row
-        of that matrix, and ``[A, 1] [W; b] = A W + b``: with a column of
-        ones after the input, one matrix product also adds the bias, and
-        ``[A, 1]^T dZ = [dW; db]`` gives both gradients at once.
+        With ``return_all=True`` return ``(Z, A)`` instead: every layer's
+        pre-activation and output, the look inside that explains training
+        (dead units, saturation). ``len(Z) == L`` and ``len(A) == L + 1``:
+        ``A[0]`` is ``X`` (checked, as an array of the network's dtype),
+        layer ``l`` of ``net.layers`` gives ``Z[l]`` and ``A[l + 1]``.
         """
-        views, start = [], 0
-        for layer in self.layers:
-            size = (layer.n_in + 1) * layer.n_out
-            views.append(flat[start:start + size].reshape(layer.n_in + 1, layer.n_out))
-            start += size
-        return views
-
-    def _scratch(self, n: int) -> "_Work":
-        """Work arrays for a batch of ``n`` rows, reused from one training step to the next.
-
-        Returns a :class:`_Work`: ``[X, 1]`` of shape (n, N_0 + 1) for the
-        inputs and, for each layer, the ``Z``, ``A`` and ``dZ`` arrays of
-        shape (n, N_l) with the views that back-propagation multiplies by
-        (see :class:`_Step`). Measured reasons (``benchmarks/run.py``):
-
-        * Fresh (n, N_l) arrays every step are larger than the allocator's
-          mmap threshold, so each step paid page faults that cost more than
-          the arithmetic: about 3x the time per epoch on the article's
-          [2, 4, 4, 3] net and 7,000 rows.
-        * They are stored samples-contiguous (``order="F"``), which is the
-          article's one-sample-per-column layout in memory. With 4 units
-          and 7,000 samples the element-wise steps then run along memory
-          instead of across rows of 4 numbers, 6x to 14x faster for those
-          steps. Shapes and maths are unchanged.
-        * The column of ones is written once, here; the bias then costs no
-          pass of its own (about 10 % of a step of the [2, 64, 64, 3] net).
-        * The views (transposes, ``[W; b]``) are made once here too, not at
-          every step: about 2 us of a 65 us step of that net.
-
-        At most two batch sizes are kept: the batch and the shorter last one.
-        """
-        work = self._work.get(n)
-        if work is None or work.params is not self.params:
-            if len(self._work) >= 2 or work is not None:
-                self._work.clear()
-            # [X, 1] row-major: the batch is copied in row by row.
-            X1 = np.ones((n, self.n_inputs + 1), dtype=self.dtype)
-            steps, In = [], X1
-            for layer, Wb, (W, _) in zip(self.layers, self._augmented(self.params), self._views(self.params)):
-                Out = np.ones((n, layer.n_out + 1), dtype=self.dtype, order="F")  # [A^l, 1]
-                steps.append(_Step(layer, Wb, W.T, In, In.T, np.empty((n, layer.n_out), self.dtype, order="F"),
-                                   Out[:, :-1], np.empty((n, layer.n_out), self.dtype, order="F")))
-                In = Out
-            work = self._work[n] = _Work(X1[:, :-1], steps, steps[:-1], self.params)
-        return work
-
-    def forward(self, X: Any) -> np.ndarray:
-        """Return ``y_hat = A^L`` of shape (n_samples, n_outputs) for X of shape (n_samples, n_inputs)."""
-        X = A = self._check_X(X)
-        with np.errstate(over="ignore", invalid="ignore"):  # reported once, clearly, below
-            for layer in self.layers:
-                A = layer.forward(A)[1]
-        if not np.isfinite(A).all():
+        X = self._check_X(X)
+        Z, A = self._forward(X)
+        if not np.isfinite(A[-1]).all():
             raise overflow_error("the network's output", X)
-        return A
+        return (Z, A) if return_all else A[-1]
 
-    predict = forward
+    def _forward(self, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The forward pass on a checked ``X``; may hold inf or NaN (the callers say what went wrong)."""
+        Z, A = [], [X]
+        with np.errstate(over="ignore", invalid="ignore"):
+            for layer in self.layers:
+                Z.append(A[-1] @ layer.W + layer.b)        # Z^l = A^{l-1} W^l + b^l
+                A.append(layer.activation.forward(Z[-1]))  # A^l = sigma_l(Z^l)
+        return Z, A
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The network's output for ``X``, as :meth:`forward` gives it."""
+        return self.forward(X)
 
     # ------------------------------------------------------------------ step 7
-    def _loss_and_grad(self, X: np.ndarray, Y: np.ndarray, loss: Loss, alpha: float,
-                       grads: list) -> float:
-        """Back-propagation on checked arrays; writes each layer's gradients into ``grads``.
+    def backward(self, Z: list[np.ndarray], A: list[np.ndarray], dZ: np.ndarray,
+                 alpha: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Back-propagation: every layer's ``(dW, db)`` from the output layer's ``dZ = dL/dZ^L``.
 
-        ``grads``: each layer's ``[dW; db]`` (:meth:`_augmented` of a flat
-        gradient vector, what ``fit`` passes), or ``(dW, db)`` pairs.
+        ``Z`` and ``A`` are what ``forward(X, return_all=True)`` returned;
+        ``alpha`` adds the L2 penalty's gradient ``(alpha / n) W``.
         """
-        if isinstance(grads[0], tuple):
-            flat = np.empty_like(self.params)
-            value = self._loss_and_grad(X, Y, loss, alpha, self._augmented(flat))
-            for (dW, db), (fW, fb) in zip(grads, self._views(flat)):
-                dW[...], db[...] = fW, fb
-            return value
-        n = X.shape[0]
-        X_in, steps, hidden, _ = self._scratch(n)
-        X_in[...] = X
-        # Forward: Z^l = [A^{l-1}, 1] [W^l; b^l], A^l = sigma_l(Z^l).
-        for layer, Wb, _, In, _, Z, A_buf, _ in hidden:
-            np.matmul(In, Wb, out=Z)
-            A = layer.activation.forward(Z, out=A_buf)
-            if A is not A_buf:  # activations that cannot work in place return their own array
-                A_buf[...] = A
-        layer, Wb, _, In, _, Z, A_buf, dZ_buf = steps[-1]
-        np.matmul(In, Wb, out=Z)
-        sigma = layer.activation
-        value, dZ = loss.value_and_dZ(Z, sigma.forward(Z, out=A_buf), Y, sigma, out=dZ_buf)
-        # Backward, from the output layer to the first.
-        for l in range(len(steps) - 1, -1, -1):
-            layer, _, W_T, _, In_T, _, _, _ = steps[l]
-            # [dW^l; db^l] = [A^{l-1}, 1]^T dZ^l: db^l, the sum of dZ^l over the samples, comes
-            # out of the same matrix product as the last row.
-            np.matmul(In_T, dZ, out=grads[l])
+        n = A[0].shape[0]
+        grads = []
+        for l in reversed(range(len(self.layers))):  # from the output layer back to the first
+            W, A_prev = self.layers[l].W, A[l]
+            dW = A_prev.T @ dZ                                         # dW = A_prev^T dZ
+            db = dZ.sum(axis=0)                                        # db = sum of dZ over the rows
             if alpha:
-                grads[l][:-1] += (alpha / n) * layer.W
+                dW += (alpha / n) * W                                  # the L2 penalty's gradient
+            grads.insert(0, (dW, db))
             if l > 0:
-                prev, _, _, _, _, Z, A, dA = steps[l - 1]
-                np.matmul(dZ, W_T, out=dA)  # dA^{l-1} = dZ^l (W^l)^T
-                dZ = prev.activation.backward(Z, A, dA, out=dA)
-        if alpha:
-            value += 0.5 * alpha / n * sum(float(np.vdot(layer.W, layer.W)) for layer in self.layers)
-        return value
+                dA_prev = dZ @ W.T                                     # dA_prev = dZ W^T
+                sigma_prev = self.layers[l - 1].activation
+                dZ = sigma_prev.backward(Z[l - 1], A_prev, dA_prev)    # dZ_prev = dA_prev * sigma'(Z_prev)
+        return grads
+
+    def l2_penalty(self, alpha: float, n: int) -> float:
+        """``alpha / (2 n) * sum_l ||W^l||^2``, the L2 term of the loss for a batch of ``n`` rows."""
+        return 0.5 * alpha / n * sum(float(np.vdot(layer.W, layer.W)) for layer in self.layers)
+
+    def _checked_targets(self, X: Any, y: Any, loss: Loss, what: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """``X`` and the targets as ``loss`` needs them; ``what`` names the data in errors ("validation ")."""
+        loss.check_activation(self.layers[-1].activation)
+        X = self._check_X(X, f"{what}X")
+        Y = prepare_targets(y, loss, self.n_outputs, self.dtype, name=f"{what}y")
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"{what}X has {X.shape[0]} rows but {what}y has {Y.shape[0]}; they must match.")
+        return X, Y
 
     def loss_and_gradients(self, X: Any, y: Any, loss: str | Loss = "mse",
                            alpha: float = 0.0) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
-        """Loss on the batch ``(X, y)`` and its exact gradients.
+        """Loss on the batch ``(X, y)`` and its exact gradients, by back-propagation.
 
         Returns
         -------
@@ -434,37 +299,33 @@ class Network:
             ``db`` that of ``b``. Fresh arrays, safe to keep.
         """
         loss = get_loss(loss)
-        loss.check_activation(self.layers[-1].activation)
         alpha = check_nonnegative(alpha, "alpha")
-        X = self._check_X(X)
-        Y = prepare_targets(y, loss, self.n_outputs, self.dtype)
-        if Y.shape[0] != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match.")
-        flat = np.empty_like(self.params)
-        with np.errstate(over="ignore", invalid="ignore"):
-            value = self._loss_and_grad(X, Y, loss, alpha, self._augmented(flat))
-        if not (np.isfinite(value) and np.isfinite(flat).all()):
+        X, Y = self._checked_targets(X, y, loss)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported once, clearly, below
+            Z, A = self._forward(X)
+            value = loss.value(Z[-1], A[-1], Y)
+            dZ = loss.dZ(Z[-1], A[-1], Y, self.layers[-1].activation)   # dZ^L = dL/dZ^L
+            grads = self.backward(Z, A, dZ, alpha)
+            if alpha:
+                value += self.l2_penalty(alpha, X.shape[0])
+        if not (np.isfinite(value) and all(np.isfinite(dW).all() and np.isfinite(db).all() for dW, db in grads)):
             raise overflow_error("the loss or its gradient", X, Y)
-        return value, self._views(flat)
+        return value, grads
 
     def evaluate(self, X: Any, y: Any, loss: str | Loss = "mse") -> float:
         """The mean loss on ``(X, y)`` without the L2 penalty (what a test set reports)."""
         loss = get_loss(loss)
-        loss.check_activation(self.layers[-1].activation)
-        X = self._check_X(X)
-        Y = prepare_targets(y, loss, self.n_outputs, self.dtype)
-        if Y.shape[0] != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match.")
-        value = self._evaluate(X, Y, loss)
+        X, Y = self._checked_targets(X, y, loss)
+        value = self._data_loss(X, Y, loss)
         if not np.isfinite(value):
             raise overflow_error("the loss", X, Y)
         return value
 
-    def _evaluate(self, X: np.ndarray, Y: np.ndarray, loss: Loss) -> float:
+    def _data_loss(self, X: np.ndarray, Y: np.ndarray, loss: Loss) -> float:
         """The data loss on checked arrays; may be inf or NaN (training turns that into DivergenceError)."""
+        Z, A = self._forward(X)
         with np.errstate(over="ignore", invalid="ignore"):
-            Zs, As = self._forward(X)
-            return loss.value(Zs[-1], As[-1], Y)
+            return loss.value(Z[-1], A[-1], Y)
 
     # ------------------------------------------------------------------ step 5 check
     def summary(self, n_samples: int | None = None, *, warn: bool = True) -> str:
@@ -513,13 +374,77 @@ class Network:
             batch_size: int | None = None, shuffle: bool = True, validation_data=None, seed=None,
             **kwargs):
         """Train the network; see :func:`ninestep.training.fit` for every option."""
-        from .training import fit
+        from .training import fit  # training imports nothing from this module, so no import loop
 
         return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
                    shuffle=shuffle, validation_data=validation_data, seed=seed, **kwargs)
 
-    def save(self, path, **kwargs) -> None:
-        """Save to a ``.npz`` file (see :mod:`ninestep.io`); ``ninestep.load`` reads it back."""
-        from .io import save_model
+    def to_arrays(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The network as plain data: a JSON-able description and its arrays ``W0, b0, W1, ...``.
 
-        save_model(path, self, **kwargs)
+        What the model file stores (:mod:`ninestep.model_file`);
+        :meth:`from_arrays` is the inverse.
+        """
+        if not np.isfinite(self.params).all():
+            raise ValueError("refusing to save a network whose weights contain NaN or infinity "
+                             "(a model file never holds NaN); retrain with a smaller learning rate.")
+        meta = {"layer_sizes": self.layer_sizes, "activations": [layer.activation.name for layer in self.layers],
+                "dtype": self.dtype.name}
+        arrays = {}
+        for i, layer in enumerate(self.layers):
+            arrays[f"W{i}"], arrays[f"b{i}"] = layer.W, layer.b
+        return meta, arrays
+
+    @staticmethod
+    def check_description(meta: dict) -> tuple[list[int], list[str]]:
+        """``layer_sizes`` and activation names from :meth:`to_arrays`'s description, checked."""
+        sizes, activations = meta.get("layer_sizes"), meta.get("activations")
+        if (not isinstance(sizes, list) or len(sizes) < 2
+                or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in sizes)):
+            raise ValueError(f"layer_sizes must be a list of at least two positive ints, got {sizes!r:.80}")
+        if not isinstance(activations, list) or len(activations) != len(sizes) - 1:
+            raise ValueError(f"need {len(sizes) - 1} activation names, got {activations!r:.80}")
+        if any(not isinstance(name, str) for name in activations):
+            raise ValueError(f"activation names must be strings, got {activations!r:.80}")
+        activations = [get_activation(name).name for name in activations]
+        if meta.get("dtype") not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {meta.get('dtype')!r:.40}")
+        return sizes, activations
+
+    @classmethod
+    def from_arrays(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "Network":
+        """Rebuild a network from :meth:`to_arrays`'s output; raises ValueError naming what is wrong.
+
+        Every array is checked against ``layer_sizes`` *before* the network
+        is built, so a crafted description cannot make us allocate a
+        network larger than the arrays it comes with.
+        """
+        sizes, activations = cls.check_description(meta)
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            for key, shape in ((f"W{i}", (n_in, n_out)), (f"b{i}", (n_out,))):
+                if key not in arrays:
+                    raise ValueError(f"missing array {key!r} (layer_sizes {sizes} has {len(sizes) - 1} layers)")
+                if arrays[key].shape != shape:
+                    raise ValueError(f"inconsistent: array {key!r} has shape {arrays[key].shape}, but layer_sizes "
+                                     f"{sizes} needs {shape}")
+                if arrays[key].dtype.kind != "f":
+                    raise ValueError(f"array {key!r} has dtype {arrays[key].dtype}; weights are floats")
+        net = cls(sizes, activation=activations[0], output_activation=activations[-1], seed=0,
+                  dtype=np.dtype(meta["dtype"]))
+        for i, (layer, name) in enumerate(zip(net.layers, activations)):
+            if layer.activation.name != name:
+                layer.activation = get_activation(name)
+            layer.W[...] = arrays[f"W{i}"]
+            layer.b[...] = arrays[f"b{i}"]
+        if not np.isfinite(net.params).all():  # finite float64 weights can overflow float32
+            raise ValueError("the weights are too large for the network's dtype")
+        return net
+
+    def save(self, path: str | Path) -> Path:
+        """Save the bare network to ``path`` (.npz, atomically); ``ninestep.load(path)`` reads it back.
+
+        To keep scalers, class and feature names with it, use
+        :func:`ninestep.save_model`.
+        """
+        meta, arrays = self.to_arrays()
+        return write_archive(path, {**meta, "kind": "model"}, arrays)

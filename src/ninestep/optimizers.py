@@ -21,7 +21,9 @@ Adam (Kingma & Ba 2015, Algorithm 1; step ``t`` from 1)::
     m_hat = m / (1 - beta1^t),   v_hat = v / (1 - beta2^t)
     params <- params - lr * m_hat / (sqrt(v_hat) + eps)
 
-(computed in an equivalent form with fewer passes; see :class:`Adam`).
+Each ``step`` below is that algorithm, line by line. ``fit`` runs the same
+updates through :mod:`ninestep._fastpath` (in place, fewer passes), held
+equal to these by a test.
 
 This is ``torch.optim.Adam``'s formula. scikit-learn uses the paper's
 "more efficient" form ``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)``,
@@ -34,7 +36,6 @@ float64 scalar would silently promote every update to float64.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -93,17 +94,15 @@ class SGD(Optimizer):
     def step(self, params, grad):
         lr, mu = float(self.lr), self.momentum
         if mu == 0:
-            params -= lr * grad
+            params -= lr * grad                         # params <- params - lr g
             return
         if self.velocity is None or self.velocity.shape != params.shape:
             self.velocity = np.zeros_like(params)
-        v = self.velocity
-        v *= mu
-        v += grad
+        self.velocity = mu * self.velocity + grad       # v <- mu v + g
         if self.nesterov:
-            params -= lr * (grad + mu * v)
+            params -= lr * (grad + mu * self.velocity)  # params <- params - lr (g + mu v)
         else:
-            params -= lr * v
+            params -= lr * self.velocity                # params <- params - lr v
 
     def reset(self):
         self.velocity = None
@@ -123,7 +122,7 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam with bias-corrected first and second moments (torch's formula).
+    """Adam with bias-corrected first and second moments (the paper's algorithm, as torch has it).
 
     Parameters
     ----------
@@ -136,20 +135,11 @@ class Adam(Optimizer):
     Attributes
     ----------
     m, v : ndarray or None
-        The paper's moment estimates (before bias correction), computed
-        from the state below; None before the first step.
-    m_sum, v_sum : ndarray or None
-        The state actually kept: the moments without their ``1 - beta``
-        factors, ``m_sum = m / (1 - beta1)`` and ``v_sum = v / (1 - beta2)``,
-        so that ``m_sum <- beta1 m_sum + g`` and ``v_sum <- beta2 v_sum + g^2``.
-        That saves two of the twelve passes over the parameters per step
-        (about 15 % of the update); the constant factors move into the
-        step size, below.
+        The paper's moment estimates (before bias correction); None before
+        the first step.
+    t : int
+        Steps taken.
     """
-
-    #: Bytes per vector in a chunk of the update: five vectors of 256 KiB stay
-    #: in a 2 MiB L2 cache (measured best, 32 KiB to 512 KiB, on this project's machines).
-    chunk_bytes = 2**18
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         self.lr = check_positive(lr, "lr")
@@ -160,108 +150,34 @@ class Adam(Optimizer):
 
     def reset(self):
         self.t = 0
-        self.m_sum: np.ndarray | None = None
-        self.v_sum: np.ndarray | None = None
-        self._buf: np.ndarray | None = None
-
-    @property
-    def m(self) -> np.ndarray | None:
-        """The first moment ``m = (1 - beta1) m_sum`` (a new array)."""
-        return None if self.m_sum is None else self.m_sum * (1.0 - self.beta1)
-
-    @property
-    def v(self) -> np.ndarray | None:
-        """The second moment ``v = (1 - beta2) v_sum`` (a new array)."""
-        return None if self.v_sum is None else self.v_sum * (1.0 - self.beta2)
+        self.m: np.ndarray | None = None
+        self.v: np.ndarray | None = None
 
     def step(self, params, grad):
-        m_sum, v_sum = self.m_sum, self.v_sum
-        if m_sum is None or m_sum.shape != params.shape:
-            m_sum = self.m_sum = np.zeros_like(params)
-            v_sum = self.v_sum = np.zeros_like(params)
-        self.t = t = self.t + 1
+        if self.m is None or self.m.shape != params.shape:
+            self.m, self.v = np.zeros_like(params), np.zeros_like(params)
         b1, b2 = self.beta1, self.beta2
-        # With m = (1 - b1) m_sum and v = (1 - b2) v_sum, the step
-        # lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t),
-        # is lr_t * m_sum / (sqrt(v_sum) + eps_t) with c = sqrt((1 - b2^t) / (1 - b2)),
-        # lr_t = lr (1 - b1) c / (1 - b1^t) and eps_t = eps c: the same number, without
-        # a pass for each 1 - beta and without dividing by a bias correction.
-        c = math.sqrt((1.0 - b2 ** t) / (1.0 - b2))
-        lr_t, eps_t = float(self.lr) * (1.0 - b1) * c / (1.0 - b1 ** t), self.eps * c
-        if params.ndim != 1:
-            self._update(params, grad, m_sum, v_sum, np.empty_like(params), b1, b2, lr_t, eps_t)
-        else:
-            # Chunk by chunk, so that the vectors of a chunk stay in the CPU's L2
-            # cache over the ten passes instead of streaming from memory on every
-            # pass (about 20 % faster for a 270,000-parameter net), with one
-            # chunk-sized scratch buffer that stays in the cache too (another 5-8 %,
-            # and no parameter-sized buffer in memory).
-            size = min(params.size, max(1, self.chunk_bytes // params.itemsize))
-            buf = self._buf
-            if buf is None or buf.shape != (size,) or buf.dtype != params.dtype:
-                buf = self._buf = np.empty(size, dtype=params.dtype)
-            if size == params.size:  # a small net is one chunk: no slicing (1 us of a 65 us seed step)
-                self._update(params, grad, m_sum, v_sum, buf, b1, b2, lr_t, eps_t)
-            else:
-                for start in range(0, params.size, size):
-                    part = slice(start, start + size)
-                    p = params[part]
-                    self._update(p, grad[part], m_sum[part], v_sum[part], buf[:p.size], b1, b2, lr_t, eps_t)
-        if t % 64 == 0:
-            self._flush_tiny()
-
-    @staticmethod
-    def _update(p, g, m_sum, v_sum, buf, b1, b2, lr_t, eps_t) -> None:
-        """Ten in-place passes, one scratch buffer, no parameter-sized temporaries."""
-        m_sum *= b1                     # m_sum <- b1 m_sum + g
-        m_sum += g
-        v_sum *= b2                     # v_sum <- b2 v_sum + g^2
-        np.square(g, out=buf)           # (np.square: twice as fast as g * g here)
-        v_sum += buf
-        np.sqrt(v_sum, out=buf)         # p <- p - lr_t m_sum / (sqrt(v_sum) + eps_t)
-        buf += eps_t
-        np.divide(m_sum, buf, out=buf)
-        buf *= lr_t
-        p -= buf
-
-    def _flush_tiny(self) -> None:
-        """Zero the moments that would become subnormal numbers in the next 64 steps.
-
-        A unit that never fires (a dead ReLU) has a gradient of exactly 0,
-        so its ``m_sum`` shrinks by ``beta1`` every step and after about
-        6,700 steps (float64; 800 in float32) enters the subnormal range,
-        where the CPU takes ~100x longer per operation: the seed task's
-        steps became 50 % slower late in training. Values below
-        ``tiny / beta^64`` are zeroed every 64 steps, which keeps them out
-        of that range. They are below 1e-35 (float32) or 1e-300 (float64):
-        zeroing one changes an update by less than 1e-28 or 1e-298, far
-        below the round-off of the weights.
-        """
-        tiny = float(np.finfo(self.m_sum.dtype).tiny)
-        for moment, beta in ((self.m_sum, self.beta1), (self.v_sum, self.beta2)):
-            limit = tiny / beta ** 64 if beta ** 64 > tiny / 1e-20 else 1e-20
-            np.copyto(moment, 0, where=np.abs(moment) < limit)
+        self.t += 1
+        self.m = b1 * self.m + (1 - b1) * grad              # m <- beta1 m + (1 - beta1) g
+        self.v = b2 * self.v + (1 - b2) * grad * grad       # v <- beta2 v + (1 - beta2) g^2
+        m_hat = self.m / (1 - b1 ** self.t)                 # bias corrections: m and v start at 0
+        v_hat = self.v / (1 - b2 ** self.t)
+        params -= float(self.lr) * m_hat / (np.sqrt(v_hat) + self.eps)
 
     def state_dict(self):
         state = {"name": "adam", "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
                  "eps": self.eps, "t": self.t}
-        if self.m_sum is not None:
-            state["m_sum"], state["v_sum"] = self.m_sum.copy(), self.v_sum.copy()
+        if self.m is not None:
+            state["m"], state["v"] = self.m.copy(), self.v.copy()
         return state
 
     def load_state_dict(self, state):
+        if ("m" in state) != ("v" in state):
+            raise ValueError("Adam's state needs both moments m and v, or neither.")
         self.lr, self.beta1, self.beta2, self.eps = (float(state[k]) for k in ("lr", "beta1", "beta2", "eps"))
         self.t = int(state["t"])
-        self.m_sum = np.array(state["m_sum"]) if "m_sum" in state else None
-        self.v_sum = np.array(state["v_sum"]) if "v_sum" in state else None
-        if "m_sum" not in state and "v_sum" not in state:
-            # The paper's m and v (as ninestep 0.1 files stored them): equal up to round-off.
-            m, v = state.get("m"), state.get("v")
-            self.m_sum = None if m is None else np.asarray(m) / (1.0 - self.beta1)
-            self.v_sum = None if v is None else np.asarray(v) / (1.0 - self.beta2)
-        if (self.m_sum is None) != (self.v_sum is None):
-            raise ValueError("Adam's state needs both moments (m_sum and v_sum, or m and v), or neither.")
-        self._buf = None
+        self.m = np.array(state["m"]) if "m" in state else None
+        self.v = np.array(state["v"]) if "v" in state else None
 
     def __repr__(self):
         return f"Adam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps})"

@@ -212,7 +212,7 @@ class _BaseMLP(BaseEstimator):
             net.params = np.array(net.params)
             if self.__dict__.get("_optimizer") is not None:
                 self._optimizer.load_state_dict(self._optimizer.state_dict())
-            for layer, (W, b) in zip(net.layers, net._views(net.params)):
+            for layer, (W, b) in zip(net.layers, net.unflatten(net.params)):
                 layer.bind(W, b)
             self._bind_weights()
 
@@ -556,8 +556,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         self._sync_weights()
-        Zs, _ = self.net_._forward(X.astype(self.net_.dtype, copy=False))
-        return Zs[-1].ravel() if Zs[-1].shape[1] == 1 else Zs[-1]
+        Z, _ = self.net_.forward(X, return_all=True)
+        return Z[-1].ravel() if Z[-1].shape[1] == 1 else Z[-1]
 
     def predict_proba(self, X):
         """Class probabilities of shape (n_samples, n_classes), columns in ``classes_`` order."""

@@ -1,4 +1,4 @@
-"""Step 8: the training loop - batches, epochs, validation, early stopping.
+"""Step 8: the training loop - epochs, then batches, then a step.
 
 One **epoch** passes over the training set once, in mini-batches of
 ``batch_size`` rows (``None``: the whole set, the article's full-batch
@@ -8,94 +8,35 @@ mean of the batch losses weighted by batch size - the loss *before* each
 update, as Keras and scikit-learn report it (for a full batch, simply the
 loss at the start of the epoch).
 
-Safety, in the loop:
-
-* A non-finite loss (the learning rate is too large) stops training at
-  once: the weights and the optimiser's state (momentum, moments) are put
-  back to the last finite state, at the start of the epoch, and
-  :class:`DivergenceError` says to lower the learning rate; training can
-  go on from there with a smaller one.
-* Early stopping (``patience``) watches the validation loss and restores
-  the best weights seen.
-* Running out of epochs while the monitored loss is still improving gives
-  a :class:`ConvergenceWarning`.
-* ``checkpoint=`` writes the whole training state atomically every
-  ``checkpoint_every`` epochs; ``resume_from=`` continues from such a file
-  and gives the same bits as a run that was never interrupted.
+Everything else - early stopping, divergence, checkpoints, progress, the
+learning-rate schedule, the history - is a callback
+(:mod:`ninestep.callbacks`), called at fixed points of the loop in
+:func:`fit`. The step itself runs through :mod:`ninestep._fastpath`,
+which computes what :meth:`Network.loss_and_gradients` and the optimiser's
+``step`` compute, faster.
 """
 
 from __future__ import annotations
 
-import math
-import sys
+import threading
 import warnings
-import zlib
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ._validation import as_generator, check_int, check_nonnegative, check_in_range, check_positive
-from .losses import get_loss
-from .network import Network, overflow_error, prepare_targets
+from ._fastpath import TrainingStep, fast_update
+from ._validation import as_generator, check_bool, check_int, check_nonnegative
+from .callbacks import (Callback, DivergenceError, DivergenceGuard, EarlyStopping, History, LambdaCallback,
+                        LearningRateSchedule, stacklevel_outside_ninestep)
+from .checkpoint import Checkpoint, read_checkpoint, run_fingerprint
+from .losses import get_loss, prepare_targets
 from .optimizers import Adam, Optimizer
 
-__all__ = ["fit", "History", "ConvergenceWarning", "DivergenceError", "batch_slices"]
+__all__ = ["fit", "Trainer", "History", "ConvergenceWarning", "DivergenceError", "batch_slices"]
 
 
 class ConvergenceWarning(UserWarning):
     """Training ran out of epochs while the monitored loss was still improving."""
-
-
-class DivergenceError(FloatingPointError, ValueError):
-    """The loss became NaN or infinite; the weights (and the optimiser's state) went back to the epoch's start."""
-
-
-@dataclass
-class History:
-    """What happened during :func:`fit`, one entry per epoch.
-
-    Attributes
-    ----------
-    loss : list of float
-        Training loss per epoch (including the L2 penalty, which is what
-        the optimiser minimises).
-    val_loss : list of float
-        Validation loss per epoch (data loss only), empty without
-        validation data.
-    lr : list of float
-        Learning rate used in each epoch.
-    best_epoch : int or None
-        Index (from 0) of the epoch with the lowest validation loss; with
-        ``patience`` set, its weights are the ones the network keeps. None
-        without validation data.
-    stopped_early : bool
-    """
-
-    loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_early: bool = False
-
-    @property
-    def epochs(self) -> int:
-        return len(self.loss)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"loss": list(self.loss), "val_loss": list(self.val_loss), "lr": list(self.lr),
-                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "History":
-        return cls(loss=[float(v) for v in d["loss"]], val_loss=[float(v) for v in d["val_loss"]],
-                   lr=[float(v) for v in d["lr"]], best_epoch=d["best_epoch"],
-                   stopped_early=bool(d["stopped_early"]))
-
-    def __repr__(self) -> str:
-        last = f", loss={self.loss[-1]:.4g}" if self.loss else ""
-        val = f", val_loss={self.val_loss[-1]:.4g}" if self.val_loss else ""
-        return f"History(epochs={self.epochs}{last}{val})"
 
 
 def batch_slices(n_samples: int, batch_size: int) -> list[slice]:
@@ -103,25 +44,92 @@ def batch_slices(n_samples: int, batch_size: int) -> list[slice]:
     return [slice(start, min(start + batch_size, n_samples)) for start in range(0, n_samples, batch_size)]
 
 
-def _cosine(epoch: int, epochs: int, lr0: float) -> float:
-    return 0.5 * lr0 * (1.0 + math.cos(math.pi * epoch / epochs))
+class Trainer:
+    """A training run's state, as callbacks see it (``callback.trainer``).
+
+    Attributes: ``net``, ``optimizer``, ``loss`` (a Loss), ``history``,
+    ``epoch`` (from 0), ``epochs``, ``start_epoch`` (after a resume),
+    ``stop_training`` (set True to stop after this epoch), ``grad`` (the
+    last step's flat gradient, laid out like ``net.params``; see
+    ``net.unflatten``), ``batch`` (the last step's ``(X, Y)``),
+    ``validation`` (``(X_val, Y_val)`` or None), ``rng``, ``alpha``.
+    """
+
+    def __init__(self, net, X, Y, loss, optimizer, epochs, batch_size, shuffle, validation, rng, alpha):
+        self.net, self.X, self.Y, self.loss, self.optimizer = net, X, Y, loss, optimizer
+        self.epochs, self.batch_size, self.shuffle = epochs, batch_size, shuffle
+        self.validation, self.rng, self.alpha = validation, rng, alpha
+        self.history = History()
+        self.epoch = self.start_epoch = 0
+        self.stop_training = False
+        self.grad = np.empty_like(net.params)
+        self.batch: tuple[np.ndarray, np.ndarray] | None = None
+        self._fingerprint: dict | None = None
+
+    @property
+    def fingerprint(self) -> dict:
+        """The run's data and settings, as a checkpoint records them (computed once, when needed)."""
+        if self._fingerprint is None:
+            self._fingerprint = run_fingerprint(self.X, self.Y, self.loss.name, self.batch_size, self.shuffle,
+                                                self.alpha, self.validation)
+        return self._fingerprint
+
+    def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """This epoch's mini-batches, in a new random order when shuffling."""
+        X, Y, n, size = self.X, self.Y, self.X.shape[0], self.batch_size
+        if size >= n:
+            yield X, Y
+            return
+        if not self.shuffle:
+            for s in batch_slices(n, size):
+                yield X[s], Y[s]
+            return
+        order = self.rng.permutation(n)
+        # Each batch is gathered into the same two buffers (no copy of the shuffled data set);
+        # mode="clip" (a permutation is always in range) spares take its extra buffered copy.
+        X_buf, Y_buf = self._buffers
+        for s in batch_slices(n, size):
+            m = s.stop - s.start
+            yield (X.take(order[s], axis=0, out=X_buf[:m], mode="clip"),
+                   Y.take(order[s], axis=0, out=Y_buf[:m], mode="clip"))
+
+    def validation_loss(self) -> float:
+        X_val, Y_val = self.validation
+        return self.net._data_loss(X_val, Y_val, self.loss)
 
 
-def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epochs: int = 100,
+def _callback_list(callbacks: Any, callback: Callable | None) -> list[Callback]:
+    if callbacks is None:
+        callbacks = []
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of ninestep.Callback objects, got {callbacks!r}.")
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must hold ninestep.Callback objects, got {cb!r}; wrap a function "
+                            "with ninestep.callbacks.LambdaCallback(fn).")
+    return list(callbacks) + ([LambdaCallback(callback)] if callback is not None else [])
+
+
+_RUNNING = threading.Lock()  # guards the check-and-set of a network's "being trained" mark
+
+
+def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epochs: int = 100,
         batch_size: int | None = None, shuffle: bool = True, validation_data=None, seed=None, *,
         alpha: float = 0.0, patience: int | None = None, min_delta: float = 0.0,
         lr_schedule: str | Callable[[int, float], float] | None = None, tol: float = 1e-4,
-        callback: Callable[[int, dict], Any] | None = None, checkpoint=None, checkpoint_every: int = 1,
-        resume_from=None) -> History:
+        callbacks: list[Callback] | None = None, callback: Callable[[int, dict], Any] | None = None,
+        checkpoint=None, checkpoint_every: int = 1, resume_from=None) -> History:
     """Train ``net`` on ``(X, y)`` and return its :class:`History`.
 
     Parameters
     ----------
     net : Network
     X : array of shape (n_samples, n_inputs)
-    y : targets; see :func:`ninestep.network.prepare_targets`
+        May be a memory-mapped array (``np.load(path, mmap_mode="r")``):
+        mini-batches are gathered from it, so memory holds one batch.
+    y : targets; see :func:`ninestep.losses.prepare_targets`
     loss : {"mse", "cross_entropy", "binary_cross_entropy"}
-    optimizer : SGD or Adam, default ``Adam(lr=1e-3)``
+    optimizer : SGD, Adam or your own Optimizer, default ``Adam(lr=1e-3)``
         Its state (momentum, moments) carries on if ``fit`` is called again.
     epochs : int, default 100
         Number of passes over the data (the maximum, with early stopping).
@@ -135,30 +143,29 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
         Randomness for shuffling; same seed, same bits.
     alpha : float, default 0
         L2 penalty on the weights (see :mod:`ninestep.network`).
-    patience : int, optional
-        Early stopping: stop after ``patience`` epochs without the
-        validation loss improving by more than ``min_delta``, and restore
-        the best weights. Needs ``validation_data``.
+    patience, min_delta : early stopping (:class:`~ninestep.callbacks.EarlyStopping`)
+        Stop after ``patience`` epochs without the validation loss
+        improving by more than ``min_delta``, and restore the best weights.
+        Needs ``validation_data``.
     lr_schedule : None, "cosine" or callable(epoch, lr0) -> lr
-        ``"cosine"`` decays the learning rate from its initial value to 0
-        over ``epochs`` along half a cosine, which lets SGD and Adam settle
-        into a minimum instead of rattling around it.
+        See :class:`~ninestep.callbacks.LearningRateSchedule`.
     tol : float, default 1e-4
         Relative improvement of the monitored loss over the last epochs
         above which running out of epochs gives a ConvergenceWarning.
+    callbacks : list of Callback, optional
+        Your own callbacks (:mod:`ninestep.callbacks`), called after
+        ninestep's own.
     callback : callable(epoch, logs), optional
-        Called after every epoch with ``logs = {"loss": ..., "val_loss": ..., "lr": ...}``;
-        returning ``True`` stops training.
+        Called after every epoch; returning ``True`` stops training.
     checkpoint : path, optional
         Write the full training state there every ``checkpoint_every``
-        epochs, atomically (see :func:`ninestep.io.save_checkpoint`).
+        epochs, atomically (:mod:`ninestep.checkpoint`).
     resume_from : path, optional
         Continue from a checkpoint written by an earlier call with the same
-        data and settings; the result is bit-identical to an uninterrupted run.
+        network, data and settings; the result is bit-identical to an
+        uninterrupted run.
     """
-    from . import io  # the file format depends on training, not the other way round at import time
-
-    if not isinstance(net, Network):
+    if not (hasattr(net, "params") and hasattr(net, "layers") and hasattr(net, "_check_X")):
         raise TypeError(f"net must be a ninestep.Network, got {type(net).__name__}.")
     loss_fn = get_loss(loss)
     loss_fn.check_activation(net.layers[-1].activation)
@@ -167,206 +174,116 @@ def fit(net: Network, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = 
     min_delta = check_nonnegative(min_delta, "min_delta")
     tol = check_nonnegative(tol, "tol")
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every")
+    shuffle = check_bool(shuffle, "shuffle")
+    user_callbacks = _callback_list(callbacks, callback)
     if not np.isfinite(net.params).all():
         raise ValueError("the network's weights contain NaN or infinity; build a new Network "
                          "(or load a saved one) before training.")
-    X = net._check_X(X)
-    Y = prepare_targets(y, loss_fn, net.n_outputs, net.dtype)
-    if Y.shape[0] != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match.")
+    X, Y = net._checked_targets(X, y, loss_fn)
     n = X.shape[0]
-    if batch_size is None:
-        batch_size = n
-    batch_size = min(check_int(batch_size, "batch_size"), n)
+    batch_size = n if batch_size is None else min(check_int(batch_size, "batch_size"), n)
     if patience is not None:
         patience = check_int(patience, "patience")
         if validation_data is None:
             raise ValueError("patience (early stopping) needs validation_data=(X_val, y_val) to watch.")
+    validation = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val).")
-        X_val = net._check_X(validation_data[0])
-        Y_val = prepare_targets(validation_data[1], loss_fn, net.n_outputs, net.dtype)
-        if X_val.shape[0] != Y_val.shape[0]:
-            raise ValueError(f"validation X has {X_val.shape[0]} rows but y has {Y_val.shape[0]}.")
+        validation = net._checked_targets(*validation_data, loss_fn, what="validation ")
     if optimizer is None:
         optimizer = Adam(lr=1e-3)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be ninestep.SGD or ninestep.Adam, got {optimizer!r}.")
-    if isinstance(lr_schedule, str) and lr_schedule != "cosine":
-        raise ValueError(f"lr_schedule must be None, 'cosine' or a callable, got {lr_schedule!r}.")
-    if lr_schedule is not None and not isinstance(lr_schedule, str) and not callable(lr_schedule):
-        raise TypeError(f"lr_schedule must be None, 'cosine' or a callable, got {lr_schedule!r}.")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be a function callback(epoch, logs), got {callback!r}.")
-    if not isinstance(shuffle, (bool, np.bool_)):
-        raise TypeError(f"shuffle must be True or False, got {shuffle!r}.")
     if loss_fn.name in ("cross_entropy", "binary_cross_entropy"):
         _check_two_classes(Y, loss_fn.name)
-
-    rng = as_generator(seed)
-    history = History()
-    lr0 = optimizer.lr
-    best_params, best_val, wait, start_epoch = None, np.inf, 0, 0
-    run = None
-    if checkpoint is not None or resume_from is not None:
-        run = _fingerprint(X, Y, loss_fn, batch_size, shuffle, alpha,
-                           (X_val, Y_val) if validation_data is not None else None)
-    if resume_from is not None:
-        state = io.load_checkpoint(resume_from, net, optimizer, run=run)
-        rng.bit_generator.state = state["rng_state"]
-        history = History.from_dict(state["history"])
-        lr0, best_val, wait, start_epoch = state["lr0"], state["best_val"], state["wait"], state["epoch"]
-        best_params = state.get("best_params")
-        if history.stopped_early:  # that run had finished; resuming it must not train any further
-            start_epoch = epochs
-
-    grad = np.empty_like(net.params)
-    grads = net._augmented(grad)  # each layer's [dW; db], see Network._augmented
-    slices = batch_slices(n, batch_size)
-    full_batch = len(slices) == 1
-    if full_batch:
-        # The same targets every epoch: store them samples-contiguous once, like
-        # the network's scratch arrays (Network._scratch), so that the loss's
-        # A - Y runs along memory in both (5x faster on the article's 7,000 x 3).
+    if batch_size >= n:
+        # The same targets every epoch: store them samples-contiguous once, like the fast path's
+        # scratch arrays, so that the loss's A - Y runs along memory in both.
         Y = np.asfortranarray(Y)
-    # The weights and the optimiser's state at the start of the epoch: a DivergenceError puts both
-    # back (for Adam that keeps two parameter-sized copies of its moments during fit).
-    snapshot, opt_snapshot = np.empty_like(net.params), None
 
-    def restore_epoch_start() -> str:
-        """Put back the start of the epoch; returns what was put back, for the message."""
-        net.params[...] = snapshot
-        if opt_snapshot is None:
-            return "The weights were"
-        optimizer.load_state_dict(opt_snapshot)
-        return "The weights and the optimizer's state were"
+    trainer = Trainer(net, X, Y, loss_fn, optimizer, epochs, batch_size, shuffle, validation,
+                      as_generator(seed), alpha)
+    guard, history = DivergenceGuard(), trainer.history
+    own: list[Callback] = [guard, history]
+    if lr_schedule is not None:
+        own.append(LearningRateSchedule(lr_schedule, epochs))
+    if validation is not None:
+        own.append(EarlyStopping(patience, min_delta))
+    stateful = own + user_callbacks
+    everything = stateful + ([Checkpoint(checkpoint, checkpoint_every, stateful)] if checkpoint is not None else [])
+    for cb in everything:
+        cb.set_trainer(trainer)
+    resumed = None
+    if resume_from is not None:
+        resumed = read_checkpoint(resume_from, net, optimizer, trainer.fingerprint)
+    if resumed is not None:
+        # A finished early-stopped run must not train any further.
+        trainer.start_epoch = epochs if resumed.history.stopped_early else resumed.epoch
 
-    if shuffle and not full_batch:
-        # Batches are gathered into these buffers instead of copying the
-        # whole shuffled data set every epoch.
-        X_buf = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
-        Y_buf = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
-
-    first_step = True
-    for epoch in range(start_epoch, epochs):
-        if lr_schedule == "cosine":
-            optimizer.lr = _cosine(epoch, epochs, lr0)
-        elif lr_schedule is not None:
-            optimizer.lr = check_positive(lr_schedule(epoch, lr0), f"lr_schedule({epoch}, {lr0:g})")
-        np.copyto(snapshot, net.params)
-        opt_snapshot = None  # drop the last epoch's copy before making the next
-        opt_snapshot = _optimizer_state(optimizer)
-        order = rng.permutation(n) if shuffle and not full_batch else None
-        total = 0.0
-        for s in slices:
-            if order is None:
-                Xb, Yb = X[s], Y[s]
-            else:
-                idx = order[s]
-                # mode="clip" (the indices are a permutation, always valid)
-                # spares take's default mode its extra buffered copy; the method
-                # skips np.take's Python wrapper (0.5 us a call, 1 % of a seed step).
-                if len(idx) == batch_size:
-                    Xb = X.take(idx, axis=0, out=X_buf, mode="clip")
-                    Yb = Y.take(idx, axis=0, out=Y_buf, mode="clip")
-                else:  # the shorter last batch
-                    Xb = X.take(idx, axis=0, out=X_buf[:len(idx)], mode="clip")
-                    Yb = Y.take(idx, axis=0, out=Y_buf[:len(idx)], mode="clip")
-            batch_loss = net._loss_and_grad(Xb, Yb, loss_fn, alpha, grads)
-            # Only the loss is checked at every step. A gradient that is not finite makes the
-            # update of SGD or Adam, hence the weights, inf or NaN, which makes the next batch's
-            # loss (or the check after the epoch) not finite: training stops a step later, with
-            # weights and optimiser state put back all the same. (A user's optimiser that turns
-            # an infinite gradient into a finite step is trusted to mean it.) Testing the 269,322
-            # gradients of the large benchmark at every step (one BLAS dot) took 30-40 us of a
-            # 1.4 ms step. The very first step is checked in full: an overflow there is the
-            # data's fault.
-            if not math.isfinite(batch_loss) or (first_step and not np.isfinite(grad).all()):
-                restored = restore_epoch_start()
-                if first_step:  # no update yet: the data, not the lr
-                    raise overflow_error("the loss or its gradient before the first update", Xb, Yb)
-                raise DivergenceError(
-                    f"Training diverged in epoch {epoch + 1}: the loss became {batch_loss} "
-                    f"with lr={optimizer.lr:g}. {restored} restored to the start of that epoch. "
-                    "Try a smaller learning rate (e.g. 10x smaller), standardise the inputs and "
-                    "targets, or use Adam.")
-            first_step = False
-            optimizer.step(net.params, grad)
-            total += batch_loss * (s.stop - s.start)
-        if not np.isfinite(net.params).all():
-            # The epoch's last step overflowed the weights (a huge lr): no later batch of this
-            # epoch would notice, and the next epoch's snapshot must be finite.
-            restored = restore_epoch_start()
-            raise DivergenceError(
-                f"Training diverged in epoch {epoch + 1}: an update with lr={optimizer.lr:g} made the "
-                f"weights infinite or NaN. {restored} restored to the start of that epoch. "
-                "Try a smaller learning rate (e.g. 10x smaller).")
-        history.loss.append(total / n)
-        history.lr.append(float(optimizer.lr))
-        logs = {"epoch": epoch + 1, "loss": history.loss[-1], "lr": history.lr[-1]}
-        if validation_data is not None:
-            val = net._evaluate(X_val, Y_val, loss_fn)
-            if not math.isfinite(val):
-                restored = restore_epoch_start()
-                if not math.isfinite(net._evaluate(X_val, Y_val, loss_fn)):  # not finite before the epoch either
-                    raise overflow_error("the validation loss", X_val, Y_val)
-                raise DivergenceError(
-                    f"The validation loss became {val} in epoch {epoch + 1} with lr={optimizer.lr:g}. "
-                    f"{restored} restored to the start of that epoch. Try a smaller learning rate.")
-            history.val_loss.append(val)
-            logs["val_loss"] = val
-            if val < best_val - min_delta:
-                best_val, wait, history.best_epoch = val, 0, epoch
-                if patience is not None:
-                    best_params = net.params.copy()
-            else:
-                wait += 1
-        stop = callback(epoch, logs) is True if callback is not None else False
-        if patience is not None and wait >= patience:
-            history.stopped_early = True
-            stop = True
-        if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or stop or epoch + 1 == epochs):
-            io.save_checkpoint(checkpoint, net, optimizer, epoch=epoch + 1,
-                               rng_state=rng.bit_generator.state, history=history.as_dict(),
-                               lr0=lr0, best_val=best_val, wait=wait, best_params=best_params, run=run)
-        if stop:
-            break
-
-    net._work.clear()  # the scratch arrays hold a batch of activations; free them
-    if patience is not None and best_params is not None:
-        net.params[...] = best_params
+    with _training(net):
+        _loop(trainer, everything, resumed, stateful)
     if not history.stopped_early and history.epochs >= 2:
         _warn_if_still_improving(history, tol)
     return history
 
 
-def _optimizer_state(optimizer: Optimizer) -> dict | None:
-    """A copy of the optimiser's state to go back to; None if it cannot both save and load one.
+class _training:
+    """Mark ``net`` as being trained for the length of a ``with`` block; refuse a second trainer."""
 
-    A user's :class:`Optimizer` subclass may implement only ``step``: its state
-    is then not restored after a DivergenceError (and the message says so).
-    """
-    cls = type(optimizer)
-    if cls.state_dict is Optimizer.state_dict or cls.load_state_dict is Optimizer.load_state_dict:
-        return None
-    return optimizer.state_dict()
+    def __init__(self, net):
+        self.net = net
+
+    def __enter__(self):
+        with _RUNNING:
+            other = getattr(self.net, "_trained_by", None)
+            if other is not None:
+                raise RuntimeError(f"this network is already being trained (by thread {other}); training "
+                                   "changes the weights in place, so one network trains in one thread at a "
+                                   "time. Train a copy (net.copy()) instead.")
+            self.net._trained_by = threading.current_thread().name
+
+    def __exit__(self, *exc):
+        self.net._trained_by = None
 
 
-def _fingerprint(X, Y, loss, batch_size: int, shuffle: bool, alpha: float, validation) -> dict:
-    """What a resumed run must share with the run that wrote the checkpoint to continue it bit for bit.
-
-    The data enter as CRC-32 checksums (fast, computed once, and only when
-    checkpointing or resuming), so that resuming on other data is refused.
-    """
-    def crc(*arrays) -> int:
-        value = 0
-        for a in arrays:
-            value = zlib.crc32(np.ascontiguousarray(a).data, value)
-        return value
-    return {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "loss": loss.name,
-            "batch_size": int(batch_size), "shuffle": bool(shuffle), "alpha": float(alpha),
-            "data_crc32": crc(X, Y), "validation_crc32": None if validation is None else crc(*validation)}
+def _loop(trainer: Trainer, callbacks: list[Callback], resumed, stateful: list[Callback]) -> None:
+    """Epochs, then batches, then a step; the callbacks do the rest."""
+    net, optimizer = trainer.net, trainer.optimizer
+    step = TrainingStep(net, trainer.loss, trainer.alpha, trainer.grad)  # writes the gradient into trainer.grad
+    update = fast_update(optimizer)
+    if trainer.shuffle and trainer.batch_size < trainer.X.shape[0]:
+        trainer._buffers = (np.empty((trainer.batch_size, trainer.X.shape[1]), dtype=trainer.X.dtype),
+                            np.empty((trainer.batch_size, trainer.Y.shape[1]), dtype=trainer.Y.dtype))
+    batch_callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+    for cb in callbacks:
+        cb.on_train_begin()
+    if resumed is not None:
+        resumed.load_callbacks(stateful)
+        resumed.apply(net, optimizer, trainer.rng)
+    n = trainer.X.shape[0]
+    for epoch in range(trainer.start_epoch, trainer.epochs):
+        trainer.epoch = epoch
+        for cb in callbacks:
+            cb.on_epoch_begin(epoch)
+        total = 0.0
+        for batch, (Xb, Yb) in enumerate(trainer.batches()):
+            trainer.batch = (Xb, Yb)
+            batch_loss = step(Xb, Yb)        # forward and back-propagation; the gradient is in trainer.grad
+            update(net.params, trainer.grad)  # the optimiser's step
+            logs = {"loss": batch_loss, "size": Xb.shape[0]}
+            for cb in batch_callbacks:       # the divergence guard checks the loss here
+                cb.on_batch_end(batch, logs)
+            total += batch_loss * Xb.shape[0]
+        logs = {"epoch": epoch + 1, "loss": total / n, "lr": float(optimizer.lr)}
+        if trainer.validation is not None:
+            logs["val_loss"] = trainer.validation_loss()
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, logs)
+        if trainer.stop_training:
+            break
+    for cb in callbacks:
+        cb.on_train_end()
 
 
 def _check_two_classes(Y: np.ndarray, loss: str) -> None:
@@ -395,17 +312,4 @@ def _warn_if_still_improving(history: History, tol: float) -> None:
             f"Training stopped after {len(curve)} epochs while the {which} was still improving "
             f"({before:.4g} -> {recent:.4g} over the last {k} epochs); "
             "more epochs or a larger learning rate may help.",
-            ConvergenceWarning, stacklevel=_stacklevel_outside_ninestep())
-
-
-def _stacklevel_outside_ninestep() -> int:
-    """The ``stacklevel`` that points a warning at the first caller outside ninestep.
-
-    ``fit`` is reached from user code directly, through ``Network.fit`` or
-    through ``ninestep.sklearn``; a fixed stacklevel would blame one of
-    ninestep's own files for some of those.
-    """
-    frame, level = sys._getframe(1), 1  # level 1: the function that calls warnings.warn
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "ninestep":
-        frame, level = frame.f_back, level + 1
-    return level
+            ConvergenceWarning, stacklevel=stacklevel_outside_ninestep())

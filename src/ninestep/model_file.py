@@ -1,0 +1,236 @@
+"""The model file: a trained network and everything needed to use it on raw data.
+
+A model file is an archive of :mod:`ninestep.archive` (plain arrays plus a
+JSON description; nothing that executes on load) holding
+
+``__meta__``
+    ``format`` ("ninestep"), ``format_version``, ``kind`` ("model"),
+    ``layer_sizes``, ``activations`` (one per layer), ``dtype``, and
+    optionally ``classes`` (class names), ``task``, ``feature_names``,
+    ``target_names`` and ``info`` (free JSON).
+``W0, b0, W1, b1, ...``
+    each layer's weights (n_in, n_out) and biases (n_out,).
+``x_mean, x_scale, y_mean, y_scale``
+    the fitted scalers, when saved with the model.
+
+Nothing else: a member the description does not explain is refused, and
+so is a training checkpoint (:mod:`ninestep.checkpoint`), which holds the
+last epoch's weights and no scalers, so that no file ninestep writes can
+give a silently different answer from the run's model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .archive import ArchiveError, read_archive, read_description, write_archive
+from .network import Network
+from .scaling import StandardScaler
+
+__all__ = ["ModelFileError", "SavedModel", "save_model", "load_model", "load", "read_network_file"]
+
+#: Raised for any file that cannot be read safely (a ValueError).
+ModelFileError = ArchiveError
+
+_SCALER_KEYS = ("x_mean", "x_scale", "y_mean", "y_scale")
+
+
+@dataclass
+class SavedModel:
+    """Everything a model file holds: the network and what is needed to use it on raw data.
+
+    ``predict`` takes raw inputs (as in the training data) and answers in
+    original units, or with class names for a classifier.
+    """
+
+    net: Network
+    x_scaler: StandardScaler | None = None
+    y_scaler: StandardScaler | None = None
+    classes: list | None = None
+    task: str | None = None
+    feature_names: list[str] | None = None
+    target_names: list[str] | None = None
+    info: dict = field(default_factory=dict)
+
+    def _outputs(self, X: Any) -> np.ndarray:
+        Xs = self.x_scaler.transform(X) if self.x_scaler is not None else X
+        return self.net.forward(Xs)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, one column per class in ``classes`` (a classifier only)."""
+        if self.classes is None:
+            raise ValueError("predict_proba needs a classifier; this model is a regression model "
+                             "(use predict).")
+        out = self._outputs(X)
+        return np.column_stack([1 - out[:, 0], out[:, 0]]) if out.shape[1] == 1 else out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions in original units (class names for a classifier)."""
+        if self.classes is not None:
+            idx = self.predict_proba(X).argmax(axis=1)
+            return np.asarray(self.classes, dtype=object if isinstance(self.classes[0], str) else None)[idx]
+        out = self._outputs(X)
+        return self.y_scaler.inverse_transform(out) if self.y_scaler is not None else out
+
+    @property
+    def holds_preprocessing(self) -> bool:
+        """Whether ``predict`` does more than ``net.predict`` (scaling, class names)."""
+        return self.x_scaler is not None or self.y_scaler is not None or self.classes is not None
+
+
+# ---------------------------------------------------------------------- writing
+def _json_safe(values, name: str, length: int | None = None):
+    if values is None:
+        return None
+    values = [v.item() if hasattr(v, "item") else v for v in values]
+    if length is not None and len(values) != length:
+        raise ValueError(f"{name} has {len(values)} entries but the network needs {length}.")
+    return values
+
+
+def _n_classes(net: Network) -> int:
+    """How many class names a classifier with this output layer needs (2 for one sigmoid unit)."""
+    return 2 if net.n_outputs == 1 else net.n_outputs
+
+
+def save_model(path: str | os.PathLike, net: Network, *, x_scaler: StandardScaler | None = None,
+               y_scaler: StandardScaler | None = None, classes=None, task: str | None = None,
+               feature_names=None, target_names=None, info: dict | None = None) -> Path:
+    """Save ``net`` (and optionally its scalers and class names) to ``path`` (.npz), atomically.
+
+    ``classes`` names the outputs of a classifier (2 names for a single
+    sigmoid output, else one per output); ``feature_names`` one per input;
+    ``info`` is any JSON object. Raises ValueError for NaN weights or
+    mismatched lengths, so that no file is written that could not be read.
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"expected a ninestep.Network to save, got {type(net).__name__}.")
+    meta, arrays = net.to_arrays()
+    meta.update(kind="model", classes=_json_safe(classes, "classes", _n_classes(net)), task=task,
+                feature_names=_json_safe(feature_names, "feature_names", net.n_inputs),
+                target_names=_json_safe(target_names, "target_names"), info=info or {})
+    for prefix, scaler, width in (("x", x_scaler, net.n_inputs), ("y", y_scaler, net.n_outputs)):
+        if scaler is not None:
+            if getattr(scaler, "mean_", None) is None or np.shape(scaler.mean_) != (width,):
+                raise ValueError(f"{prefix}_scaler must be a StandardScaler fitted on {width} columns.")
+            arrays[f"{prefix}_mean"], arrays[f"{prefix}_scale"] = scaler.mean_, scaler.scale_
+    return write_archive(path, meta, arrays)
+
+
+# ---------------------------------------------------------------------- reading
+def _fail(path, why: str) -> ModelFileError:
+    return ModelFileError(f"{str(path)!r} {why}")
+
+
+def read_network_file(path, kind: str, extra_members) -> tuple[dict, dict[str, np.ndarray], Network]:
+    """Read a ninestep file of ``kind`` and build its network; anything else is a ModelFileError.
+
+    The kind and the network's description are checked before any array
+    is read; ``extra_members(name)`` says which arrays besides the
+    network's ``W0, b0, ...`` the kind may hold, and any other member is
+    refused. Shared by model files and checkpoints.
+    """
+    def expected(meta):
+        found = meta.get("kind")
+        if found != kind:
+            raise _wrong_kind(path, found, kind)
+        try:
+            sizes, _ = Network.check_description(meta)
+        except (TypeError, ValueError) as exc:
+            raise _fail(path, f"has an invalid network description ({exc}).") from None
+        weights = {f"{k}{i}" for i in range(len(sizes) - 1) for k in "Wb"}
+        return lambda name: name in weights or extra_members(name)
+
+    meta, arrays = read_archive(path, expected)
+    try:
+        net = Network.from_arrays(meta, arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"has an invalid network description or arrays: {exc}.") from None
+    return meta, arrays, net
+
+
+def _wrong_kind(path, found, kind: str) -> ModelFileError:
+    if found == "checkpoint":
+        return _fail(path, f"is a training checkpoint, not a model: it holds the last epoch's weights and "
+                           f"no scalers, so its predictions would differ from the run's model. Use model.npz "
+                           f"from the same folder, or continue training with 'ninestep train --resume "
+                           f"{Path(path).parent}' / fit(..., resume_from=PATH).")
+    if found == "model":
+        return _fail(path, "is a model file, not a training checkpoint; resume needs a file written by "
+                           "fit(..., checkpoint=PATH).")
+    return _fail(path, f"holds a {found!r}, not a {kind}.")
+
+
+def _names(path, meta: dict, key: str, length: int | None) -> list | None:
+    """A list of plain JSON scalars from the description (class, feature or target names), or None."""
+    values = meta.get(key)
+    if values is None:
+        return None
+    if (not isinstance(values, list) or any(not isinstance(v, (str, int, float)) or isinstance(v, bool)
+                                            for v in values)):
+        raise _fail(path, f"has an invalid {key!r} entry: expected a list of names, got {values!r:.80}.")
+    if length is not None and len(values) != length:
+        raise _fail(path, f"lists {len(values)} {key} but the network needs {length}.")
+    return values
+
+
+def _scaler(path, arrays, prefix: str, width: int) -> StandardScaler | None:
+    mean, scale = arrays.get(f"{prefix}_mean"), arrays.get(f"{prefix}_scale")
+    if mean is None and scale is None:
+        return None
+    if mean is None or scale is None or mean.shape != (width,) or scale.shape != (width,) or (scale <= 0).any():
+        raise _fail(path, f"is inconsistent: the stored {prefix} scaler (mean, scale) does not fit a network "
+                          f"with {width} {'inputs' if prefix == 'x' else 'outputs'}, or has a scale <= 0.")
+    if mean.dtype.kind != "f" or scale.dtype.kind != "f":
+        raise _fail(path, f"holds a {prefix} scaler of dtype {mean.dtype}/{scale.dtype}; scalers are floats.")
+    return StandardScaler.from_params(mean.astype(np.float64), scale.astype(np.float64))
+
+
+def load_model(path: str | os.PathLike) -> SavedModel:
+    """Read a model file written by :func:`save_model` (or ``ninestep train``) safely.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ModelFileError (a ValueError)
+        Anything else: not a ninestep file, a pickle or object array,
+        truncated or corrupted, inconsistent shapes, NaN, an unexpected
+        member, a newer format, or a training checkpoint (which is not a
+        model: it holds no scalers and the last epoch's weights).
+    """
+    meta, arrays, net = read_network_file(path, "model", lambda name: name in _SCALER_KEYS)
+    classes = _names(path, meta, "classes", _n_classes(net) if meta.get("classes") is not None else None)
+    task, info = meta.get("task"), meta.get("info") or {}
+    if task is not None and task not in ("regression", "classification"):
+        raise _fail(path, f"has an invalid 'task' entry {task!r:.40}.")
+    if not isinstance(info, dict):
+        raise _fail(path, "has an invalid 'info' entry (expected a JSON object).")
+    return SavedModel(net=net, x_scaler=_scaler(path, arrays, "x", net.n_inputs),
+                      y_scaler=_scaler(path, arrays, "y", net.n_outputs), classes=classes, task=task,
+                      feature_names=_names(path, meta, "feature_names", net.n_inputs),
+                      target_names=_names(path, meta, "target_names", None), info=info)
+
+
+def load(path: str | os.PathLike):
+    """Load a ninestep file, ready to predict from the inputs it was trained on.
+
+    * a bare network (``net.save(path)``): the :class:`Network`;
+    * a model saved with scalers or class names (``save_model``,
+      ``ninestep train``): the :class:`SavedModel`, whose ``predict`` takes
+      raw inputs and answers in original units or class names (its
+      ``.net`` is the network) - returning the bare network would silently
+      drop the scaling that its predictions need;
+    * an ensemble (``Ensemble.save``): the ``Ensemble``.
+    """
+    if read_description(path).get("kind") == "ensemble":
+        from .ensemble import Ensemble  # only ensemble files need it; ensemble never imports this module
+
+        return Ensemble.load(path)
+    model = load_model(path)
+    return model if model.holds_preprocessing else model.net
