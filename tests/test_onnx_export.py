@@ -396,42 +396,36 @@ def test_table_preprocessing_matches_ninestep(dtype, target):
         assert _worst(got["y"], want, rtol, np.abs(want).max(axis=0)) <= rtol
 
 
-@pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
-def test_table_column_named_like_a_graph_tensor_is_refused():
+def _table_model(data, extra_inputs=0):
+    """A regression model holding the TablePreprocessor fitted on ``data``; the network takes ``extra_inputs`` more."""
     from ninestep.preprocessing import TablePreprocessor
 
+    pre = TablePreprocessor("price").fit(data)
+    width = pre.transform(data).shape[1]
+    model = ns.SavedModel(net=_net([width + extra_inputs, 4, 1], "relu", "linear"))
+    model.preprocessor = pre
+    return model, width
+
+
+@pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
+def test_table_column_named_like_a_graph_tensor_is_refused():
     data = _messy_table(np.random.default_rng(0), 100, "regression")
     data["y"] = data.pop("rooms")
-    pre = TablePreprocessor("price").fit(data)
-    model = ns.SavedModel(net=_net([pre.transform(data).shape[1], 4, 1], "relu", "linear"))
-    model.preprocessor = pre
     with pytest.raises(ValueError, match="column 'y' has the name of a tensor inside the graph"):
-        to_onnx(model)
+        to_onnx(_table_model(data)[0])
 
 
 @pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
 def test_table_fitted_apart_from_the_network_is_refused():
-    from ninestep.preprocessing import TablePreprocessor
-
-    data = _messy_table(np.random.default_rng(0), 100, "regression")
-    pre = TablePreprocessor("price").fit(data)
-    width = pre.transform(data).shape[1]
-    model = ns.SavedModel(net=_net([width + 1, 4, 1], "relu", "linear"))
-    model.preprocessor = pre
+    model, width = _table_model(_messy_table(np.random.default_rng(0), 100, "regression"), extra_inputs=1)
     with pytest.raises(ValueError, match=f"gives {width} columns but the network takes {width + 1}"):
         to_onnx(model)
 
 
 @pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
 def test_table_and_x_scaler_together_are_refused():
-    from ninestep.preprocessing import TablePreprocessor
-
-    data = _messy_table(np.random.default_rng(0), 100, "regression")
-    pre = TablePreprocessor("price").fit(data)
-    width = pre.transform(data).shape[1]
-    model = ns.SavedModel(net=_net([width, 4, 1], "relu", "linear"),
-                          x_scaler=ns.StandardScaler.from_params(np.zeros(width), np.ones(width)))
-    model.preprocessor = pre
+    model, width = _table_model(_messy_table(np.random.default_rng(0), 100, "regression"))
+    model.x_scaler = ns.StandardScaler.from_params(np.zeros(width), np.ones(width))
     with pytest.raises(ValueError, match="holds 'preprocessor' and an x_scaler"):
         to_onnx(model)
 
