@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ninestep
-from ninestep.activations import Tanh
+from ninestep.activations import ReLU, Tanh
 
 CASES = [("tanh", "linear", "mse"), ("sigmoid", "softmax", "cross_entropy"),
          ("leaky_relu", "sigmoid", "binary_cross_entropy"), ("tanh", "softmax", "mse")]
@@ -71,7 +71,7 @@ def test_dead_units_report_zero_not_nan():
     net = ninestep.Network([3, 4, 1], activation="relu", seed=rng)
     net.layers[0].b = -100.0 * np.ones(4)  # every hidden unit is off for every sample
     report = ninestep.check_gradients(net, *data(rng, "mse", 5, 1))
-    assert report[0] == {"layer": 0, "W": 0.0, "b": 0.0}
+    assert report[0] == {"layer": 0, "W": 0.0, "b": 0.0, "W_kinks": 0, "b_kinks": 0}
 
 
 def test_bad_arguments_are_named():
@@ -82,3 +82,88 @@ def test_bad_arguments_are_named():
         ninestep.check_gradients(net, X, y, eps=0)
     with pytest.raises(ValueError, match="needs a 'softmax' output layer"):
         ninestep.check_gradients(net, X, np.array([0, 1, 0, 1, 1]), loss="cross_entropy")
+
+
+# ---------------------------------------------------------------------- ReLU kinks
+def relu_case(seed, activation="relu", sizes=(3, 5, 4, 2), n=8):
+    """What `ninestep gradcheck` builds: a He-initialised net, zero biases, standard-normal X and y."""
+    rng = np.random.default_rng(seed)
+    net = ninestep.Network(list(sizes), activation=activation, seed=rng)
+    return net, rng.standard_normal((n, sizes[0])), rng.standard_normal((n, sizes[-1]))
+
+
+def worst(report):
+    return max(max(r["W"], r["b"]) for r in report)
+
+
+def test_an_entry_whose_difference_crosses_a_relu_kink_is_left_out_and_counted():
+    # Seed 0: one sample switches off every unit of layer 1, so layer 2 sees Z = b = 0 exactly for it,
+    # the kink; moving a bias of layer 2 by +-eps turns that unit on on one side only.
+    net, X, y = relu_case(0)
+    naive = ninestep.check_gradients(net, X, y, skip_kinks=False)
+    assert naive[1]["b"] > 1e-2 and naive[1]["b_kinks"] == 0  # the difference quotient is wrong there
+    report = ninestep.check_gradients(net, X, y)
+    assert worst(report) < 1e-7, report
+    assert report[1]["b_kinks"] > 0
+    assert sum(r["W_kinks"] + r["b_kinks"] for r in report) == report[1]["b_kinks"]
+    Z, _ = net.forward(X, return_all=True)
+    assert (Z[1] == 0).any()  # the exact zero that the check found
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_relu_nets_pass_for_seeds_0_to_99(activation):
+    failures = {seed: worst(r) for seed in range(100)
+                if worst(r := ninestep.check_gradients(*relu_case(seed, activation))) > 1e-6}
+    assert not failures
+
+
+def test_a_smooth_net_leaves_nothing_out():
+    net, X, y = relu_case(0, "tanh")
+    assert all(r["W_kinks"] == r["b_kinks"] == 0 for r in ninestep.check_gradients(net, X, y))
+
+
+class HandWrittenBackprop(ninestep.Network):
+    """A test double: back-propagation for mse written out from the equations, with an optional bug.
+
+    ``bug="transpose"`` uses ``dZ W`` for ``dA^{l-1}`` instead of ``dZ W^T`` where W is square (there
+    the shapes still fit: layer 2 of [3, 4, 4, 2]); ``bug="relu_derivative"`` passes dA through ReLU unchanged (as if relu' were 1).
+    """
+
+    def __init__(self, sizes, seed, bug=None):
+        super().__init__(sizes, activation="relu", seed=seed)
+        self.bug = bug
+
+    def loss_and_gradients(self, X, y, loss="mse", alpha=0.0):
+        Z, A = self.forward(X, return_all=True)
+        n = X.shape[0]
+        dZ = (A[-1] - y) / n
+        grads = []
+        for l in range(len(self.layers) - 1, -1, -1):
+            W = self.layers[l].W
+            grads.append((A[l].T @ dZ, dZ.sum(axis=0)))
+            if l > 0:
+                dA = dZ @ (W if self.bug == "transpose" and W.shape[0] == W.shape[1] else W.T)
+                dZ = dA if self.bug == "relu_derivative" else dA * (Z[l - 1] > 0)
+        return 0.5 * float(((A[-1] - y) ** 2).sum()) / n, grads[::-1]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_hand_written_double_passes_and_its_bugs_fail(seed):
+    rng = np.random.default_rng(seed)
+    X, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    assert worst(ninestep.check_gradients(HandWrittenBackprop([3, 4, 4, 2], seed), X, y)) < 1e-7
+    for bug in ("transpose", "relu_derivative"):
+        report = ninestep.check_gradients(HandWrittenBackprop([3, 4, 4, 2], seed, bug), X, y)
+        assert report[2]["W"] < 1e-7  # the output layer's gradient comes before either bug
+        assert report[0]["W"] > 1e-3, (bug, report)  # the first layer's comes after both
+
+
+def test_a_wrong_relu_derivative_fails_despite_the_kink_rule():
+    class ReLUAsLinear(ReLU):  # forward is ReLU, backward pretends relu' = 1
+        def backward(self, Z, A, dA, out=None):
+            return dA.copy() if out is None else np.copyto(out, dA) or out
+
+    for seed in range(5):
+        net, X, y = relu_case(seed)
+        net.layers[0].activation = ReLUAsLinear()
+        assert worst(ninestep.check_gradients(net, X, y)) > 1e-3

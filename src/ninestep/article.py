@@ -47,19 +47,24 @@ computes the printed figure so that it can be compared digit for digit.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from .data import arithmetic_targets
+from .diagnostics import DeadUnits, dead_units
 from .network import Network
-from .optimizers import SGD
+from .optimizers import SGD, Adam
 from .scaling import StandardScaler
-from .training import History
+from .training import ConvergenceWarning
 
-__all__ = ["ARTICLE_CASES", "NOTEBOOK_URL", "NOTEBOOK", "LAYER_SIZES", "Setup",
-           "random_state", "make_data", "network", "setup", "train", "loss", "predict"]
+if TYPE_CHECKING:
+    from .callbacks import History
+
+__all__ = ["ARTICLE_CASES", "NOTEBOOK_URL", "NOTEBOOK", "LAYER_SIZES", "FIXES", "Setup", "Result",
+           "random_state", "make_data", "network", "setup", "train", "loss", "predict", "measure", "try_fix"]
 
 #: Where the article's code and stored outputs live.
 NOTEBOOK_URL = "https://github.com/edenau/ML-in-NumPy/blob/master/neural-net.ipynb"
@@ -180,16 +185,22 @@ def setup(rs: int | np.random.RandomState = SEED, layer_sizes: Sequence[int] = L
 
 
 def train(run: Setup, epochs: int = EPOCHS, lr: float = LR, optimizer=None,
-          callback: Callable[[int, dict], Any] | None = None, **fit_kwargs) -> History:
+          callback: Callable[[int, dict], Any] | None = None, **fit_kwargs) -> "History":
     """Train ``run.net`` as the notebook does: full-batch gradient descent on the training rows.
 
     ``fit`` with loss ``"mse"``, ``SGD(lr)``, ``batch_size=None`` and
     ``shuffle=False`` (rows in the notebook's order, so the sums add in the
     same order every epoch). ``optimizer`` replaces ``SGD(lr)`` (e.g.
     ``Adam`` for the fix study); other keywords go to :meth:`Network.fit`.
+
+    No :class:`~ninestep.ConvergenceWarning`: the article's run stops
+    while its loss still moves in the 7th digit, by design, and the stall
+    it reaches is what this module is for.
     """
-    return run.net.fit(run.X_train, run.y_train, loss="mse", optimizer=optimizer or SGD(lr=lr), epochs=epochs,
-                       batch_size=None, shuffle=False, callback=callback, **fit_kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return run.net.fit(run.X_train, run.y_train, loss="mse", optimizer=optimizer or SGD(lr=lr), epochs=epochs,
+                           batch_size=None, shuffle=False, callback=callback, **fit_kwargs)
 
 
 def loss(y_hat: Any, y: Any) -> float:
@@ -208,3 +219,52 @@ def loss(y_hat: Any, y: Any) -> float:
 def predict(run: Setup, cases: Any = ARTICLE_CASES) -> np.ndarray:
     """The net's predictions for ``cases`` (n, 2) in original units, one row per case."""
     return run.y_scaler.inverse_transform(run.net.predict(run.x_scaler.transform(np.asarray(cases, dtype=float))))
+
+
+@dataclass(frozen=True)
+class Result:
+    """Where a run stands after ``epochs`` epochs (standardised units unless said otherwise)."""
+
+    epochs: int
+    #: The notebook's printed metric (:func:`loss`) on the training / test rows.
+    loss: float
+    test_loss: float
+    #: ninestep's ``"mse"``, the loss gradient descent minimises, on the training / test rows.
+    mse: float
+    test_mse: float
+    #: Mean absolute test error per output (a+b, a-b, |a-b|), in original units.
+    test_mae: tuple[float, ...]
+    #: The hidden units dead on the training rows.
+    dead: DeadUnits
+
+
+def measure(run: Setup, epochs: int) -> Result:
+    """Measure ``run.net`` as it is now; ``epochs`` is only recorded."""
+    net = run.net
+    error = run.y_scaler.inverse_transform(net.predict(run.X_test)) - run.y_scaler.inverse_transform(run.y_test)
+    return Result(epochs, loss(net.predict(run.X_train), run.y_train), loss(net.predict(run.X_test), run.y_test),
+                  net.evaluate(run.X_train, run.y_train, "mse"), net.evaluate(run.X_test, run.y_test, "mse"),
+                  tuple(float(v) for v in np.abs(error).mean(axis=0)), dead_units(net, run.X_train))
+
+
+#: Fixes for the article's stall, each a change to :func:`setup` or :func:`train` from the same
+#: ``RandomState`` draw (so the data, and the weights where the shapes allow, are the notebook's).
+FIXES: dict[str, str] = {
+    "zero biases": "the same data and weights, every bias set to 0",
+    "wider hidden layers": "[2, 8, 8, 3]: twice the units, drawn from the same generator after the same data",
+    "Adam": "the same data and weights, Adam(lr=0.01) in place of gradient descent",
+}
+
+
+def try_fix(name: str, epochs: int, rs: int | np.random.RandomState = SEED) -> Result:
+    """Train the article's set-up with the fix ``name`` (a key of :data:`FIXES`) and measure it.
+
+    Full-batch training for ``epochs`` epochs on the notebook's training
+    rows, like :func:`train`; ``rs`` is a seed or a *fresh* RandomState.
+    """
+    if name not in FIXES:
+        raise ValueError(f"unknown fix {name!r}; choose one of {', '.join(map(repr, FIXES))}.")
+    run = setup(rs, layer_sizes=(2, 8, 8, 3) if name == "wider hidden layers" else LAYER_SIZES,
+                zero_biases=name == "zero biases")
+    train(run, epochs=epochs, optimizer=Adam(lr=LR) if name == "Adam" else None)
+    return measure(run, epochs)

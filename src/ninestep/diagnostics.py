@@ -94,9 +94,10 @@ def dead_units(net, X: Any) -> DeadUnits:
     Examples
     --------
     >>> import numpy as np, ninestep as ns
+    >>> from ninestep.diagnostics import dead_units
     >>> net = ns.Network([2, 3, 1], seed=0)
-    >>> net.layers[0].b[...] = [-100.0, 0.0, 0.0]     # unit 0 can never fire on small inputs
-    >>> ns.dead_units(net, np.zeros((5, 2))).as_list()  # on all-zero rows, z = b <= 0 for all three
+    >>> net.layers[0].b[...] = [-100.0, 0.0, 0.0]
+    >>> dead_units(net, np.zeros((5, 2))).as_list()  # on all-zero rows z = b, <= 0 for all three
     [(1, 0), (1, 1), (1, 2)]
     """
     Zs = _hidden_pre_activations(net, X)

@@ -1,144 +1,208 @@
-"""``ninestep reproduce``: the article's exact set-up beside the default one, with a diagnosis."""
+"""``ninestep reproduce``: the article's notebook run, exactly, then why it stalls and what fixes it.
+
+1. The run: :mod:`ninestep.article` - the notebook's data and initial
+   weights from ``numpy.random.RandomState(42)``, its split and scalers,
+   full-batch gradient descent at lr 0.01. Every tenth of the run it
+   prints the notebook's loss figure beside the MSE that gradient descent
+   minimises; with ``--full`` (1,000,000 epochs, the notebook's) it sets
+   every figure the notebook printed beside ours.
+2. The diagnosis: which hidden units are dead on the training rows, since
+   which epoch, and whether the initial draw or a step killed them
+   (:class:`ninestep.diagnostics.DeadUnitTracker`).
+3. The fixes, each trained for ``--fix-epochs`` from the same draw and
+   measured beside the article's run at that epoch: zero biases, wider
+   hidden layers, Adam (:data:`ninestep.article.FIXES`), and the default
+   recipe of ``ninestep train``.
+"""
 
 from __future__ import annotations
 
-import json
+import math
 import time
 import warnings
 
 import numpy as np
 
-from ..data import make_arithmetic, train_test_split
+from .. import article
+from ..data import arithmetic_targets, train_test_split
+from ..diagnostics import DeadUnitTracker, linear_pieces
 from ..network import Network
-from ..optimizers import SGD, Adam
-from ..scaling import StandardScaler
-from ..metrics import mae
-from ._common import DEFAULT_BATCH, DEFAULT_LAYERS, DEFAULT_LR, EXIT_OK, Out, UsageError, auto_epochs, auto_patience
-from ._common import article_cases as _article_cases
-from ._common import fmt as _fmt
-from ._common import json_default as _json_default
-from ._common import relu_usage as _relu_usage
-from ._common import text_table as _table
+from ..optimizers import Adam
+from ..training import ConvergenceWarning
+from ._common import (DEFAULT_BATCH, DEFAULT_LAYERS, DEFAULT_LR, EXIT_OK, Out, UsageError, auto_epochs,
+                      auto_patience, integer, number, print_json, text_table)
+
+OUTPUTS = ("a+b", "a-b", "|a-b|")
+DEFAULT = "default recipe of 'ninestep train'"
+#: Dead units are looked for every this many epochs (a check costs about half an epoch).
+CHECK_EVERY = 10
 
 
 def register(sub, common) -> None:
     """Add ``reproduce`` and its options to the subparsers ``sub``."""
-    r = sub.add_parser("reproduce", parents=[common], help="the article's exact set-up, then the default, with a diagnosis")
-    r.add_argument("--epochs", type=int, default=20_000,
-                   help="epochs of the article's set-up (default 20,000: seconds, not the article's 13 minutes)")
-    r.add_argument("--full", action="store_true", help="run the article's 1,000,000 epochs (3.5 minutes here)")
-    r.add_argument("--lr", type=float, default=0.01, help="the article's learning rate (default 0.01)")
-    r.add_argument("--default-epochs", type=int, help="epochs of the default configuration (default: as 'train')")
-    r.add_argument("--seed", type=int, default=42, help="seed for data and weights (default 42, the article's)")
+    r = sub.add_parser("reproduce", parents=[common],
+                       help="the article's notebook run, exactly; why it stalls, and what each fix does")
+    r.add_argument("--epochs", type=integer, default=100_000,
+                   help="epochs of the article's run (default 100,000: its first printed loss, 0.3502)")
+    r.add_argument("--full", action="store_true",
+                   help="the notebook's 1,000,000 epochs, compared figure by figure (about 4 minutes here)")
+    r.add_argument("--fix-epochs", type=integer, default=20_000,
+                   help="epochs of each fix, compared with the article's run at that epoch (default 20,000; 0 skips)")
+    r.add_argument("--default-epochs", type=integer,
+                   help="epochs of the default recipe among the fixes (default: as 'ninestep train' chooses)")
+    r.add_argument("--lr", type=number, default=article.LR, help="learning rate (default 0.01, the notebook's)")
+    r.add_argument("--seed", type=integer, default=article.SEED,
+                   help="seed of the RandomState that draws data and weights (default 42, the notebook's)")
     r.set_defaults(run=run)
 
 
 def run(args, out: Out) -> int:
-    epochs = 1_000_000 if args.full else args.epochs
+    epochs = article.EPOCHS if args.full else args.epochs
     if epochs < 1:
         raise UsageError(f"--epochs must be >= 1, got {epochs}.")
-    X, y = make_arithmetic(10_000, seed=args.seed)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, shuffle=False)
-    xs, ys = StandardScaler().fit(X_train), StandardScaler().fit(y_train)
-    Xs_train, Xs_test, T_train, T_test = xs.transform(X_train), xs.transform(X_test), ys.transform(y_train), ys.transform(y_test)
-    names = ["a+b", "a-b", "|a-b|"]
-    out(f"The article's set-up: 10,000 points (seed {args.seed}), first 70 % train / last 30 % test (unshuffled), "
-        "scalers fitted on the training set,")
-    out(f"[2, 4, 4, 3] ReLU/linear, He-initialised W and b, full-batch gradient descent, lr {args.lr:g}, "
-        f"{epochs:,} epochs" + (" (the article: 1,000,000; --full runs them)." if epochs != 1_000_000 else "."))
-    net = Network([2, 4, 4, 3], seed=args.seed, bias_init="same")
-    report = max(1, epochs // 10)
+    if args.fix_epochs < 0:
+        raise UsageError(f"--fix-epochs must be >= 0 (0 skips the fixes), got {args.fix_epochs}.")
+    if args.seed < 0 or args.lr <= 0:
+        raise UsageError(f"--seed must be >= 0 and --lr > 0, got --seed {args.seed} --lr {args.lr:g}.")
+    fix_epochs = min(args.fix_epochs, epochs)
+    as_notebook = args.seed == article.SEED and args.lr == article.LR
+    printed = article.NOTEBOOK.losses if as_notebook else ()
 
-    def every(epoch, logs):
-        if (epoch + 1) % report == 0:
-            out(f"        epoch {epoch + 1:>9,}  loss {logs['loss']:.4f}")
+    out(f"The article's run, as its notebook ({article.NOTEBOOK_URL}) does it:")
+    out(f"  data and initial weights from numpy.random.RandomState({args.seed}), drawn in the notebook's order "
+        "(X = rand(2, 10000) * 100, then W and b layer by layer);")
+    out("  first 7,000 samples train, last 3,000 test; per-column mean/std scalers from the training rows;")
+    out(f"  [2, 4, 4, 3] ReLU, ReLU, linear; He-scaled W and b; full-batch gradient descent, lr {args.lr:g}, "
+        f"{epochs:,} epochs" + ("." if epochs == article.EPOCHS else " (the notebook's: 1,000,000; --full runs them)."))
+    run_ = article.setup(np.random.RandomState(args.seed))
+    tracker = DeadUnitTracker(run_.net, run_.X_train, every=CHECK_EVERY)
+    report_every = max(1, epochs // 10)
+    rows, at_fix = [], {}
+
+    def every_epoch(epoch, logs):
+        done = epoch + 1
+        tracker(epoch, logs)
+        if done == fix_epochs:
+            at_fix["article"] = article.measure(run_, done)
+        if done % report_every == 0:
+            figure = article.loss(run_.net.predict(run_.X_train), run_.y_train)
+            k = done // article.PRINT_EVERY - 1
+            notebook = (f"{printed[k]:.4f}" if done % article.PRINT_EVERY == 0 and 0 <= k < len(printed) else "")
+            rows.append([f"{done:,}", f"{figure:.4f}", f"{logs['loss']:.4f}", notebook])
+            out(f"  epoch {done:>9,}   article's loss {figure:.4f}   MSE {logs['loss']:.4f}"
+                + (f"   (notebook printed {notebook})" if notebook else ""))
 
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        # The article's run is meant to end before it converges; the warning would repeat the printed loss.
-        warnings.simplefilter("ignore")
-        history = net.fit(Xs_train, T_train, loss="mse", optimizer=SGD(lr=args.lr), epochs=epochs,
-                          batch_size=None, shuffle=False, callback=every)
-    article_seconds = time.perf_counter() - start
+    article.train(run_, epochs=epochs, lr=args.lr, callback=every_epoch)
+    seconds = time.perf_counter() - start
+    final = article.measure(run_, epochs)
+    predictions = article.predict(run_)
+    out(f"  {epochs:,} epochs in {seconds:.1f} s ({seconds / epochs * 1e3:.3f} ms per epoch).")
+    out("\n  The two losses: the notebook prints the mean over samples of ||0.5 (y_hat - y)^2||, the Euclidean")
+    out("  norm of each sample's three half squared errors, 0.5 sqrt(e1^4 + e2^4 + e3^4). Gradient descent")
+    out("  minimises the MSE, the mean of 0.5 (e1^2 + e2^2 + e3^2) (ninestep's 'mse', whose gradient (y_hat - y)/m")
+    out("  is exactly the notebook's dZ and / m). The norm is the smaller of the two unless one output carries")
+    out("  all the error; both are in standardised units.")
+    _print_results(out, final, predictions, as_notebook and epochs == article.EPOCHS)
 
-    out("\nThe default configuration of 'ninestep train', on the same split:")
-    X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.1, seed=args.seed)
-    T_fit, T_val = ys.transform(y_fit), ys.transform(y_val)
-    default = Network([2, *DEFAULT_LAYERS, 3], seed=args.seed)
-    default_epochs = args.default_epochs or auto_epochs(len(X_fit), DEFAULT_BATCH)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        h2 = default.fit(xs.transform(X_fit), T_fit, optimizer=Adam(lr=DEFAULT_LR),
-                         epochs=default_epochs, batch_size=DEFAULT_BATCH, seed=args.seed,
-                         validation_data=(xs.transform(X_val), T_val), patience=auto_patience(default_epochs),
-                         lr_schedule="cosine")
-    default_seconds = time.perf_counter() - start
+    dead = final.dead
+    out("\nDiagnosis (measured in this run, on the 7,000 training rows):")
+    out(f"  {dead}.")
+    for unit in dead.as_list():
+        epoch = tracker.since[unit]
+        before = max(0, epoch - CHECK_EVERY)
+        cause = ("the initial draw: its pre-activation W x + b was <= 0 on every row before the first step"
+                 if epoch == 0 else
+                 f"a step: alive at epoch {before:,}, dead from epoch {epoch:,} on (checked every "
+                 f"{CHECK_EVERY} epochs) - a gradient-descent step pushed its pre-activation below 0 on every row")
+        out(f"  - layer {unit[0]} unit {unit[1]}: killed by {cause}.")
+    if dead.count:
+        out("  A dead ReLU unit outputs 0 and has derivative 0 on every row, so back-propagation sends it no "
+            "gradient and")
+        out("  gradient descent never revives it: the net carries on with the units left.")
+    out(f"  The net uses {linear_pieces(run_.net, run_.X_train)} linear pieces on the training rows (distinct on/off "
+        "patterns of its hidden units;")
+    out("  within one, a ReLU net is a linear function): |a-b| bends along a = b, and few pieces fit it coarsely.")
 
-    rows, result = [], {}
-    for label, model, hist, secs in (("article", net, history, article_seconds),
-                                     ("default", default, h2, default_seconds)):
-        pred = ys.inverse_transform(model.forward(Xs_test))
-        cases = _article_cases(model, xs, ys)
-        usage = _relu_usage(model, Xs_train)
-        curve = hist.loss
-        half = curve[len(curve) // 2]
-        result[label] = {
-            "layers": model.layer_sizes, "n_params": model.n_params, "epochs": hist.epochs, "seconds": secs,
-            "train_loss": model.evaluate(Xs_train, T_train), "test_loss": model.evaluate(Xs_test, T_test),
-            "test_mae": dict(zip(names, mae(y_test, pred, multioutput="raw_values").tolist())),
-            "dead_relu_fraction": usage[0],
-            "linear_pieces": usage[1],
-            "hidden_units": sum(layer.n_out for layer in model.layers[:-1]),
-            "loss_drop_second_half": (half - curve[-1]) / half if half > 0 else 0.0,
-            "cases": cases,
-        }
-    a, d = result["article"], result["default"]
-    side = [
-        ["layers", str(a["layers"]), str(d["layers"])],
-        ["parameters", str(a["n_params"]), str(d["n_params"])],
-        ["init", "He W and b", "He W, zero b"],
-        ["optimiser", f"GD lr {args.lr:g}, full batch", f"Adam lr {DEFAULT_LR:g}, cosine, batch {DEFAULT_BATCH}"],
-        ["epochs (time)", f"{a['epochs']:,} ({a['seconds']:.1f} s)", f"{d['epochs']} ({d['seconds']:.1f} s)"],
-        ["train loss", _fmt(a["train_loss"]), _fmt(d["train_loss"])],
-        ["test loss", _fmt(a["test_loss"]), _fmt(d["test_loss"])],
-        *[[f"test MAE {n}", f"{a['test_mae'][n]:.3f}", f"{d['test_mae'][n]:.3f}"] for n in names],
-        ["dead ReLU units", ", ".join(f"{f:.0%}" for f in a["dead_relu_fraction"]),
-         ", ".join(f"{f:.0%}" for f in d["dead_relu_fraction"])],
-        ["linear pieces used", str(a["linear_pieces"]), str(d["linear_pieces"])],
-    ]
-    for i, c in enumerate(a["cases"]):
-        side.append([f"({c['a']:.0f}, {c['b']:.0f})" + (" *" if c["outside_training_range"] else ""),
-                     " ".join(f"{v:.1f}" for v in c["prediction"]),
-                     " ".join(f"{v:.1f}" for v in d["cases"][i]["prediction"])])
-    out.block(_table(["", "article", "default"], side))
-    out("        * outside the training range [0, 100); truth (100, -40, 40), (100, 40, 40), (8, -2, 2), "
-        "(1010, 766, 766)")
-
-    out("\nDiagnosis (measured in this run):")
-    dead_units = round(sum(f * layer.n_out for f, layer in zip(a["dead_relu_fraction"], net.layers[:-1])))
-    if dead_units:
-        out(f"  - dead units: {dead_units} of the article net's {a['hidden_units']} hidden ReLU units never fire on "
-            f"any training row ({', '.join(f'{f:.0%}' for f in a['dead_relu_fraction'])} per layer). A dead unit "
-            "passes no gradient, so gradient descent never revives it.")
-    else:
-        out(f"  - dead units: none of the article net's {a['hidden_units']} hidden ReLU units is dead with this "
-            "seed (other seeds kill some: try --seed 1, 2, ...).")
-    out(f"  - capacity: {a['n_params']} parameters; on the training rows the article's net uses "
-        f"{a['linear_pieces']} linear pieces (distinct on/off patterns of its ReLU units), the default net "
-        f"{d['linear_pieces']} ({d['n_params']} parameters). |a-b| bends along a = b, and few pieces fit it coarsely.")
-    worst = max(names, key=lambda n: a["test_mae"][n])
-    out(f"  - per output: the article's worst test MAE is {worst} ({a['test_mae'][worst]:.3f}) against "
-        f"{d['test_mae'][worst]:.3f} for the default.")
-    out(f"  - progress: the article's loss fell {a['loss_drop_second_half']:.1%} over the second half of its "
-        f"{a['epochs']:,} epochs" + (" - it has stalled." if a["loss_drop_second_half"] < 0.01 else
-                                     " - it is still falling" + ("; --full runs the article's 1,000,000 epochs."
-                                                                 if a["epochs"] < 1_000_000 else ".")))
-    far = [np.subtract(r["cases"][3]["prediction"], r["cases"][3]["truth"]) for r in (a, d)]
-    out(f"  - outside the training range, (888, 122) is off by {' '.join(f'{v:+.0f}' for v in far[0])} (article) and "
-        f"{' '.join(f'{v:+.0f}' for v in far[1])} (default): a ReLU net continues its last linear pieces, "
-        "so neither is to be trusted there.")
+    fixes = {}
+    if fix_epochs:
+        fixes = _fixes(args, run_, at_fix, fix_epochs, out)
     if out.as_json:
-        print(json.dumps(result, default=_json_default))
+        print_json({"article": {**_result_json(final), "n_params": run_.net.n_params, "seconds": seconds,
+                                "printed": rows, "predictions": predictions.tolist(),
+                                "dead_relu_fraction": dead.fractions,
+                                "dead_since": {f"layer {l} unit {u}": tracker.since[(l, u)]
+                                               for l, u in dead.as_list()}},
+                    "fixes": {k: _result_json(v) for k, v in fixes.items()}})
     return EXIT_OK
 
+
+def _print_results(out: Out, final: article.Result, predictions: np.ndarray, compare: bool) -> None:
+    """The test loss and the four predictions, beside the notebook's where this is its full run."""
+    expected = article.NOTEBOOK
+    out(f"\n  test loss, the article's metric: {final.test_loss!r}"
+        + (f"   (notebook: {expected.test_loss!r}; {_digits(final.test_loss, expected.test_loss)})"
+           if compare else "") + f"   MSE {final.test_mse:.4f}")
+    out("  predictions in original units" + (" (ours / the notebook's):" if compare else ":"))
+    table = []
+    for (a, b), ours, theirs in zip(article.ARTICLE_CASES, predictions, expected.predictions):
+        cells = [f"{p:.8f}" + (f" / {t:.8f}" if compare else "") for p, t in zip(ours, theirs)]
+        table.append([f"({a:.0f}, {b:.0f})" + (" *" if max(a, b) >= 100 else ""), *cells, f"{np.abs(ours / theirs - 1).max():.1e}" if compare else ""])
+    out(text_table(["(a, b)", *OUTPUTS, "largest relative difference" if compare else ""], table))
+    truth = ", ".join("(" + ", ".join(f"{v:.0f}" for v in row) + ")" for row in arithmetic_targets(article.ARTICLE_CASES))
+    out(f"  * an input outside the training range [0, 100).  The truth: {truth}.")
+
+
+def _digits(ours: float, theirs: float) -> str:
+    """How many significant digits two numbers share, in words."""
+    if ours == theirs:
+        return "identical"
+    return f"the same to {int(-math.log10(abs(ours - theirs) / abs(theirs)))} significant digits"
+
+
+def _fixes(args, run_: article.Setup, at_fix: dict, fix_epochs: int, out: Out) -> dict:
+    out(f"\nWhat each fix does, {fix_epochs:,} epochs each, from the same RandomState({args.seed}) draw "
+        "(the same data; the same weights where the shapes allow):")
+    results = {"article (the run above)": at_fix["article"]}
+    details = {"article (the run above)": f"[2, 4, 4, 3], He W and b, gradient descent lr {args.lr:g}"}
+    times = {}
+    for name, what in article.FIXES.items():
+        start = time.perf_counter()
+        results[name] = article.try_fix(name, fix_epochs, np.random.RandomState(args.seed))
+        times[name] = time.perf_counter() - start
+        details[name] = what
+    start = time.perf_counter()
+    results[DEFAULT] = _default_recipe(args, run_)
+    times[DEFAULT] = time.perf_counter() - start
+    details[DEFAULT] = (
+        f"[2, {DEFAULT_LAYERS[0]}, {DEFAULT_LAYERS[1]}, 3], zero biases, Adam lr {DEFAULT_LR:g} with cosine decay, "
+        f"batches of {DEFAULT_BATCH}, early stopping on 10 % of the training rows "
+        f"({results[DEFAULT].epochs} epochs)")
+    out(text_table(["", "MSE train", "article's loss", *[f"test MAE {o}" for o in OUTPUTS], "dead units", "time"],
+                   [[name, f"{r.mse:.2e}", f"{r.loss:.4f}", *[f"{m:.3f}" for m in r.test_mae],
+                     f"{r.dead.count} of {r.dead.total}", f"{times[name]:.1f} s" if name in times else ""]
+                    for name, r in results.items()]))
+    for name, what in details.items():
+        out(f"  - {name}: {what}")
+    out("  MSE and the article's loss in standardised units; test MAE in original units.")
+    return results
+
+
+def _default_recipe(args, run_: article.Setup) -> article.Result:
+    """``ninestep train``'s default recipe on the notebook's data (its own network and seed)."""
+    X_fit, X_val, y_fit, y_val = train_test_split(run_.X_train, run_.y_train, test_size=0.1, seed=args.seed)
+    net = Network([2, *DEFAULT_LAYERS, 3], seed=args.seed)
+    epochs = args.default_epochs or auto_epochs(len(X_fit), DEFAULT_BATCH)
+    with warnings.catch_warnings():
+        # Its early stopping and cosine decay decide when to stop; the epochs run are reported.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        history = net.fit(X_fit, y_fit, optimizer=Adam(lr=DEFAULT_LR), epochs=epochs, batch_size=DEFAULT_BATCH,
+                          seed=args.seed, validation_data=(X_val, y_val), patience=auto_patience(epochs),
+                          lr_schedule="cosine")
+    trained = article.Setup(**{**run_.__dict__, "net": net})
+    return article.measure(trained, history.epochs)
+
+
+def _result_json(r: article.Result) -> dict:
+    return {"epochs": r.epochs, "loss": r.loss, "test_loss": r.test_loss, "mse": r.mse, "test_mse": r.test_mse,
+            "test_mae": dict(zip(OUTPUTS, r.test_mae)), "dead_units": r.dead.as_list()}
