@@ -233,3 +233,17 @@ def test_the_data_overflows_before_any_update():
     ens = Ensemble([2, 3, 1], n_members=2, seed=0)
     with pytest.raises(ValueError, match="before the first update .* not finite"):
         ens.fit(X * 1e300, y, optimizer=ns.SGD(lr=0.1), epochs=2)
+
+
+def test_train_seeds_is_a_loop_over_seeds():
+    from ninestep.ensemble import train_seeds
+
+    X, y = ns.make_arithmetic(300, seed=42)
+    Xs, ys = ns.StandardScaler().fit(X).transform(X), ns.StandardScaler().fit(y).transform(y)
+    ens, result = train_seeds([2, 4, 4, 3], [42, 43, 44], Xs, ys, {"bias_init": "same"},
+                              optimizer=ns.SGD(lr=0.01), epochs=30, tol=1e9)
+    for k, s in enumerate([42, 43, 44]):
+        net = ns.Network([2, 4, 4, 3], seed=s, bias_init="same")
+        history = net.fit(Xs, ys, optimizer=ns.SGD(lr=0.01), epochs=30, tol=1e9)
+        assert close(ens.params[k], net.params, np.float64) < 1e-10
+        assert close(result[k].loss, history.loss, np.float64) < 1e-10

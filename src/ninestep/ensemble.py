@@ -42,7 +42,7 @@ from .losses import get_loss, prepare_targets
 from .network import Network, count_params
 from .optimizers import SGD, Adam
 
-__all__ = ["Ensemble", "EnsembleHistory", "DivergenceWarning"]
+__all__ = ["Ensemble", "EnsembleHistory", "DivergenceWarning", "train_seeds"]
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -381,6 +381,23 @@ class Ensemble:
             raise ArchiveError(f"{str(path)!r} is not a valid ninestep ensemble file: {exc}") from None
 
 
+def train_seeds(layer_sizes: Sequence[int], seeds: Sequence, X: Any, y: Any, network_options: dict | None = None,
+                **fit_options) -> tuple[Ensemble, EnsembleHistory]:
+    """One network per seed, trained as one Ensemble: a seed study in one call.
+
+    Member k ends as ``Network(layer_sizes, seed=seeds[k], **network_options).fit(X, y, **fit_options)``
+    would (to round-off), so a loop over seeds becomes::
+
+        ens, result = train_seeds([2, 4, 4, 3], range(42, 50), Xs, ys, {"bias_init": "same"},
+                                  optimizer=ns.SGD(lr=0.01), epochs=3000)
+        result[k].loss[-1], ens.member(k)      # seed seeds[k]'s final loss and network
+
+    ``fit_options`` are :meth:`Ensemble.fit`'s; one optimiser is copied for every member.
+    """
+    ens = Ensemble(layer_sizes, seed=list(seeds), **(network_options or {}))
+    return ens, ens.fit(X, y, **fit_options)
+
+
 # ---------------------------------------------------------------------- helpers
 def _member_seeds(seed, n_members) -> list:
     if isinstance(seed, (list, tuple, range)):
@@ -499,7 +516,7 @@ def _chunks(n_threads, K: int, batch_size: int, sizes: Sequence[int], itemsize: 
     if n_threads is not None:
         threads = check_int(n_threads, "n_threads")
     else:
-        threads = (os.cpu_count() or 1) if batch_size * sum(sizes[1:]) >= _THREAD_WORK else 1
+        threads = _cores() if batch_size * sum(sizes[1:]) >= _THREAD_WORK else 1
     threads = max(1, min(threads, K))
     return max(chunks, threads), threads
 
@@ -527,3 +544,11 @@ def _warn_if_still_improving(result: EnsembleHistory, tol: float) -> None:
     if still:
         warnings.warn(f"Training stopped while the loss of member(s) {still} was still improving; more epochs or "
                       "a larger learning rate may help.", ConvergenceWarning, stacklevel=3)
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity mask, e.g. under taskset or a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
