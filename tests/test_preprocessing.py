@@ -85,7 +85,7 @@ def test_missing_target_rows_are_dropped_with_a_count_and_never_change_the_task(
     X, y = pre.fit_transform(table(area=[str(i) for i in range(300)], price=prices))
     assert pre.task_ == "regression" and X.shape == (299, 1) and y.shape == (299,)
     assert "dropped 1 rows with a missing target 'price'" in pre.report_
-    with pytest.raises(DataError, match=r"target 'price' is missing in 1 row\(s\) \(row 42 'NA'\)"):
+    with pytest.raises(DataError, match=r"1 row\(s\) with a missing target 'price' \(row 42 'NA'\); fix them"):
         TablePreprocessor("price", missing="error").fit(table(area=["1"] * 300, price=prices))
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
@@ -81,6 +82,7 @@ class _Cells:
         self.bad = ~self.missing & np.isnan(self.values)
         self.n_present = int((~self.missing).sum())
 
+    @cached_property
     def kind(self) -> str:
         """"number", "bool", "date", "category" or "empty" (no values at all)."""
         n_bad = int(self.bad.sum())
@@ -163,6 +165,8 @@ class TablePreprocessor:
         if not isinstance(max_levels, int) or max_levels < 2:
             raise ValueError(f"max_levels must be an int >= 2, got {max_levels!r}.")
         self.targets = [target] if isinstance(target, str) else list(target or [])
+        if task == "classification" and len(self.targets) > 1:
+            raise ValueError(f"classification takes one target column, got {self.targets}.")
         self.features = None if features is None else list(features)
         self.drop, self.task, self.missing = list(drop), task, missing
         self.na_values, self.max_levels = tuple(na_values), max_levels
@@ -206,54 +210,21 @@ class TablePreprocessor:
             classification: int64 codes (n,) indexing ``classes_``.
         """
         table = _as_table(data)
-        self._feature_names(table)
-        keep = np.ones(table.n_rows, dtype=bool)
-        if self.missing != "impute":
-            for name in self._feature_names(table):
-                cells = _Cells(table.cells[name], table.decimal, self._na)
-                gaps = cells.missing | (cells.bad if cells.kind() == "number" else False)
-                if gaps.any() and self.missing == "error":
-                    raise DataError(f"{table.source}: column {name!r} has {int(gaps.sum())} missing or bad "
-                                    f"cell(s) ({_cells_at(table, gaps, cells)}) and missing='error'; fill them "
-                                    "in, or use --missing impute (or drop).")
-                keep &= ~gaps
-            if (~keep).any():
-                self.report_.append(f"dropped {int((~keep).sum())} rows with a gap in a feature (missing='drop')")
+        keep = self._rows_without_gaps(table)
         if not self.targets:
             return (table if keep.all() else table.take(np.flatnonzero(keep))), None
         columns = [_Cells(table.cells[t], table.decimal, self._na) for t in self.targets]
         first = not self._decided
         task = self.task_ or self._infer_task(table, columns)
-        y_parts, valid = [], np.ones(table.n_rows, dtype=bool)
+        valid = np.ones(table.n_rows, dtype=bool)
         for name, cells in zip(self.targets, columns):
-            numeric = cells.kind() == "number" and not self._text_classes()
-            if task == "regression" and not numeric:
-                raise DataError(f"{table.source}: target {name!r} holds text labels such as "
-                                f"{cells.text[int(np.flatnonzero(cells.bad)[0])]!r}; that is a classification "
-                                "target, so drop --task regression.")
-            # A column of numbers with a few bad cells stays numbers, whatever the task: the bad
-            # cells are typos to report, not classes of their own.
-            bad = cells.bad if numeric else np.zeros_like(cells.bad)
-            ok = ~cells.missing & ~bad
-            if bad.any():
-                what = f"target {name!r} is numbers apart from {int(bad.sum())} cell(s): {_cells_at(table, bad, cells)}"
-                if self.missing == "error":
-                    raise DataError(f"{table.source}: {what}; fix them, or use --missing impute to drop those rows.")
-                self.report_.append(f"dropped {int(bad.sum())} rows whose {what}")
-            if cells.missing.any():
-                if self.missing == "error":
-                    raise DataError(f"{table.source}: target {name!r} is missing in {int(cells.missing.sum())} "
-                                    f"row(s) ({_cells_at(table, cells.missing, cells)}); fill them in, or use "
-                                    "--missing impute to drop those rows.")
-                self.report_.append(f"dropped {int(cells.missing.sum())} rows with a missing target {name!r}")
-            valid &= ok
-            y_parts.append(cells)
+            valid &= self._valid_target(table, name, cells, task)
         keep &= valid
         rows = np.flatnonzero(keep)
         if rows.size == 0:
             raise DataError(f"{table.source}: no rows are left once rows with a missing target are dropped.")
         if task == "classification":
-            labels = self._labels(y_parts[0], rows)
+            labels = self._labels(columns[0], rows)
             if first:
                 self._set_classes(table, labels, explicit=self.task == "classification")
             known = {c: i for i, c in enumerate(self.classes_)}
@@ -263,7 +234,7 @@ class TablePreprocessor:
                                 f"{', '.join(map(repr, unknown[:5]))}; it knows {self.classes_}.")
             y = np.array([known[v] for v in labels], dtype=np.int64)
         else:
-            y = np.column_stack([c.values[rows] for c in y_parts])
+            y = np.column_stack([c.values[rows] for c in columns])
             y = y.ravel() if len(self.targets) == 1 else y
         if first:
             self.report_.append(f"target {', '.join(map(repr, self.targets))}: {task}"
@@ -271,11 +242,51 @@ class TablePreprocessor:
         self.task_, self._decided = task, True
         return (table if keep.all() else table.take(rows)), y
 
+    def _rows_without_gaps(self, table: RawTable) -> np.ndarray:
+        """Rows to keep under missing="drop" (all of them under "impute"); raises under "error"."""
+        keep = np.ones(table.n_rows, dtype=bool)
+        names = self._feature_names(table)
+        if self.missing == "impute":
+            return keep
+        for name in names:
+            cells = _Cells(table.cells[name], table.decimal, self._na)
+            gaps = cells.missing | (cells.bad if cells.kind == "number" else False)
+            if gaps.any() and self.missing == "error":
+                raise DataError(f"{table.source}: column {name!r} has {int(gaps.sum())} missing or bad "
+                                f"cell(s) ({_cells_at(table, gaps, cells)}) and missing='error'; fill them "
+                                "in, or use --missing impute (or drop).")
+            keep &= ~gaps
+        if (~keep).any():
+            self.report_.append(f"dropped {int((~keep).sum())} rows with a gap in a feature (missing='drop')")
+        return keep
+
+    def _valid_target(self, table: RawTable, name: str, cells: _Cells, task: str) -> np.ndarray:
+        """Rows whose target ``name`` is usable; reports (or, under missing="error", refuses) the others."""
+        numeric = cells.kind == "number" and not self._text_classes()
+        if task == "regression" and not numeric:
+            raise DataError(f"{table.source}: target {name!r} holds text labels such as "
+                            f"{cells.text[int(np.flatnonzero(cells.bad)[0])]!r}; that is a classification "
+                            "target, so drop --task regression.")
+        # A column of numbers with a few bad cells stays numbers, whatever the task: the bad
+        # cells are typos to report, not classes of their own.
+        bad = cells.bad if numeric else np.zeros_like(cells.bad)
+        problems = ((bad, f"whose target {name!r} is numbers apart from {int(bad.sum())} cell(s): "
+                          f"{_cells_at(table, bad, cells)}"),
+                    (cells.missing, f"with a missing target {name!r}"))
+        for mask, what in problems:
+            if mask.any():
+                if self.missing == "error":
+                    raise DataError(f"{table.source}: {int(mask.sum())} row(s) {what}"
+                                    + ("" if mask is bad else f" ({_cells_at(table, mask, cells)})")
+                                    + "; fix them, or use --missing impute to drop those rows.")
+                self.report_.append(f"dropped {int(mask.sum())} rows {what}")
+        return ~cells.missing & ~bad
+
     def _infer_task(self, table: RawTable, columns: list[_Cells]) -> str:
         if len(columns) > 1:
             return "regression"
         cells = columns[0]
-        kind = cells.kind()
+        kind = cells.kind
         if kind == "number":
             ok = ~cells.missing & ~cells.bad
             return infer_task(cells.values[ok]) if ok.any() else "regression"
@@ -288,7 +299,7 @@ class TablePreprocessor:
         return self.classes_ is not None and any(isinstance(c, str) for c in self.classes_)
 
     def _labels(self, cells: _Cells, rows: np.ndarray) -> list:
-        if cells.kind() == "number" and not self._text_classes():
+        if cells.kind == "number" and not self._text_classes():
             values = cells.values[rows]
             if np.all(values == np.round(values)):
                 return [int(v) for v in values]  # 1 and 1.0 are the same class; JSON keeps ints as ints
@@ -345,7 +356,7 @@ class TablePreprocessor:
 
     def _fit_column(self, table: RawTable, name: str) -> dict:
         cells = _Cells(table.cells[name], table.decimal, self._na)
-        kind = cells.kind()
+        kind = cells.kind
         where = f"{table.source}: column {name!r}"
         if kind == "empty":
             raise DataError(f"{where} has no values in the training rows; leave it out with --drop {name}.")
