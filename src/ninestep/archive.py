@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ArchiveError", "atomic_path", "atomic_write_bytes",
-           "atomic_write_json", "write_archive", "read_archive"]
+           "atomic_write_json", "write_archive", "read_archive", "read_description", "read_network_archive"]
 
 FORMAT = "ninestep"
 #: Bumped whenever the layout changes; files from a newer version are refused.
@@ -294,3 +294,46 @@ def read_archive(path: str | os.PathLike, expected: Callable[[dict], Callable[[s
             raise _fail(path, f"holds NaN or infinity in array {name!r}; a ninestep file never does, "
                               "so it is corrupted.")
     return meta, arrays
+
+
+# ---------------------------------------------------------------------- files that hold a network
+def read_network_archive(path: str | os.PathLike, kind: str, network_class, extra_members: Callable[[str], bool]):
+    """Read a ninestep file of ``kind`` that holds a network; return ``(meta, arrays, network)``.
+
+    The kind and the network's description are checked before any array
+    is read; ``extra_members(name)`` says which arrays besides the
+    network's ``W0, b0, ...`` the kind may hold, and any other member is
+    refused. ``network_class`` (``ninestep.Network``) is passed in, so that
+    this layer still imports nothing from ninestep; its
+    ``check_description`` and ``from_arrays`` do the network's checks.
+    Shared by model files and checkpoints.
+    """
+    def expected(meta):
+        found = meta.get("kind")
+        if found != kind:
+            raise _wrong_kind(path, found, kind)
+        try:
+            sizes, _ = network_class.check_description(meta)
+        except (TypeError, ValueError) as exc:
+            raise _fail(path, f"has an invalid network description ({exc}).") from None
+        weights = {f"{k}{i}" for i in range(len(sizes) - 1) for k in "Wb"}
+        return lambda name: name in weights or extra_members(name)
+
+    meta, arrays = read_archive(path, expected)
+    try:
+        net = network_class.from_arrays(meta, arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"has an invalid network description or arrays: {exc}.") from None
+    return meta, arrays, net
+
+
+def _wrong_kind(path, found, kind: str) -> ArchiveError:
+    if found == "checkpoint":
+        return _fail(path, f"is a training checkpoint, not a model: it holds the last epoch's weights and "
+                           f"no scalers, so its predictions would differ from the run's model. Use model.npz "
+                           f"from the same folder, or continue training with 'ninestep train --resume "
+                           f"{Path(path).parent}' / fit(..., resume_from=PATH).")
+    if found == "model" and kind == "checkpoint":
+        return _fail(path, "is a model file, not a training checkpoint; resume needs a file written by "
+                           "fit(..., checkpoint=PATH).")
+    return _fail(path, f"holds a {found!r}, not a {kind}.")

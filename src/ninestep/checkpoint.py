@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .archive import write_archive
+from .archive import ArchiveError, read_network_archive, write_archive
 from .callbacks import Callback, History
-from .model_file import ModelFileError, read_network_file
 from .optimizers import Optimizer, get_optimizer
 
 __all__ = ["Checkpoint", "save_checkpoint", "read_checkpoint", "load_checkpoint", "run_fingerprint"]
@@ -97,7 +96,7 @@ class ResumeState:
         self.history = History.from_dict(meta["callbacks"].get("History", {}))
 
     def load_callbacks(self, callbacks: list[Callback]) -> None:
-        """Give each callback its saved state (checked by the callback; raises ModelFileError)."""
+        """Give each callback its saved state (checked by the callback; raises ninestep.ModelFileError)."""
         saved = self.meta["callbacks"]
         for key, cb in zip(_callback_keys(callbacks), callbacks):
             if key not in saved:
@@ -118,8 +117,8 @@ class ResumeState:
             rng.bit_generator.state = self.meta["rng_state"]
 
 
-def _fail(path, why: str) -> ModelFileError:
-    return ModelFileError(f"{str(path)!r} {why}")
+def _fail(path, why: str) -> ArchiveError:
+    return ArchiveError(f"{str(path)!r} {why}")
 
 
 def _is_count(value) -> bool:
@@ -159,12 +158,12 @@ def read_checkpoint(path: str | os.PathLike, net, optimizer: Optimizer, fingerpr
     activations, output activation, dtype), another optimiser type, or
     (with the resuming run's ``fingerprint``) other data or settings:
     loss, batch size, shuffle, alpha, the data's checksums. A malformed
-    file is a :class:`ModelFileError`.
+    file is a ``ninestep.ModelFileError``.
     """
     def extra(name: str) -> bool:
         return name.startswith("opt.") or name.startswith("cb.")
 
-    meta, arrays, saved_net = read_network_file(path, "checkpoint", extra)
+    meta, arrays, saved_net = read_network_archive(path, "checkpoint", type(net), extra)
     here = {"layer_sizes": net.layer_sizes, "activations": [layer.activation.name for layer in net.layers],
             "dtype": net.dtype.name, "optimizer": type(optimizer).__name__.lower()}
     there = {"layer_sizes": saved_net.layer_sizes, "activations": [l.activation.name for l in saved_net.layers],

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from .archive import ArchiveError, read_archive, read_description, write_archive
+from .archive import ArchiveError, read_description, read_network_archive, write_archive
 from .network import Network
 from .scaling import StandardScaler
 
-__all__ = ["ModelFileError", "SavedModel", "save_model", "load_model", "load", "read_network_file"]
+__all__ = ["ModelFileError", "SavedModel", "save_model", "load_model", "load"]
 
 #: Raised for any file that cannot be read safely (a ValueError).
 ModelFileError = ArchiveError
@@ -127,45 +127,6 @@ def _fail(path, why: str) -> ModelFileError:
     return ModelFileError(f"{str(path)!r} {why}")
 
 
-def read_network_file(path, kind: str, extra_members) -> tuple[dict, dict[str, np.ndarray], Network]:
-    """Read a ninestep file of ``kind`` and build its network; anything else is a ModelFileError.
-
-    The kind and the network's description are checked before any array
-    is read; ``extra_members(name)`` says which arrays besides the
-    network's ``W0, b0, ...`` the kind may hold, and any other member is
-    refused. Shared by model files and checkpoints.
-    """
-    def expected(meta):
-        found = meta.get("kind")
-        if found != kind:
-            raise _wrong_kind(path, found, kind)
-        try:
-            sizes, _ = Network.check_description(meta)
-        except (TypeError, ValueError) as exc:
-            raise _fail(path, f"has an invalid network description ({exc}).") from None
-        weights = {f"{k}{i}" for i in range(len(sizes) - 1) for k in "Wb"}
-        return lambda name: name in weights or extra_members(name)
-
-    meta, arrays = read_archive(path, expected)
-    try:
-        net = Network.from_arrays(meta, arrays)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _fail(path, f"has an invalid network description or arrays: {exc}.") from None
-    return meta, arrays, net
-
-
-def _wrong_kind(path, found, kind: str) -> ModelFileError:
-    if found == "checkpoint":
-        return _fail(path, f"is a training checkpoint, not a model: it holds the last epoch's weights and "
-                           f"no scalers, so its predictions would differ from the run's model. Use model.npz "
-                           f"from the same folder, or continue training with 'ninestep train --resume "
-                           f"{Path(path).parent}' / fit(..., resume_from=PATH).")
-    if found == "model":
-        return _fail(path, "is a model file, not a training checkpoint; resume needs a file written by "
-                           "fit(..., checkpoint=PATH).")
-    return _fail(path, f"holds a {found!r}, not a {kind}.")
-
-
 def _names(path, meta: dict, key: str, length: int | None) -> list | None:
     """A list of plain JSON scalars from the description (class, feature or target names), or None."""
     values = meta.get(key)
@@ -204,7 +165,7 @@ def load_model(path: str | os.PathLike) -> SavedModel:
         member, a newer format, or a training checkpoint (which is not a
         model: it holds no scalers and the last epoch's weights).
     """
-    meta, arrays, net = read_network_file(path, "model", lambda name: name in _SCALER_KEYS)
+    meta, arrays, net = read_network_archive(path, "model", Network, lambda name: name in _SCALER_KEYS)
     classes = _names(path, meta, "classes", _n_classes(net) if meta.get("classes") is not None else None)
     task, info = meta.get("task"), meta.get("info") or {}
     if task is not None and task not in ("regression", "classification"):
