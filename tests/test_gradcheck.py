@@ -167,3 +167,22 @@ def test_a_wrong_relu_derivative_fails_despite_the_kink_rule():
         net, X, y = relu_case(seed)
         net.layers[0].activation = ReLUAsLinear()
         assert worst(ninestep.check_gradients(net, X, y)) > 1e-3
+
+
+# ---------------------------------------------------------------------- the command
+def gradcheck(capsys, *args):
+    from ninestep.cli import main
+    code = main(["gradcheck", *args])
+    return code, capsys.readouterr().out
+
+
+def test_the_command_passes_relu_for_seeds_0_to_99(capsys):
+    failed = [seed for seed in range(100) if gradcheck(capsys, "--activation", "relu", "--seed", str(seed))[0] != 0]
+    assert not failed
+
+
+def test_the_command_says_what_it_left_out_and_can_keep_it(capsys):
+    code, out = gradcheck(capsys, "--activation", "relu", "--seed", "0")
+    assert code == 0 and "4 of 54 entries left out" in out and "all left out" in out
+    code, out = gradcheck(capsys, "--activation", "relu", "--seed", "0", "--keep-kinks")
+    assert code == 1 and "FAILED: largest error 1.51e-01" in out
