@@ -322,15 +322,20 @@ def test_gradient_norms_recorded_by_the_callback_plot():
 
 
 # ---------------------------------------------------------------------- for ninestep train
-def test_training_pictures_fit_a_two_input_classification(tmp_path):
+def test_training_pictures_fit_a_two_input_classification(tmp_path, monkeypatch):
     X, y = ns.make_moons(80, seed=0)
-    scaler = ns.StandardScaler().fit(X)
+    scaler = ns.StandardScaler().fit(X[:60])
     net = ns.Network([2, 5, 2], output_activation="softmax", seed=0)
-    files = training_pictures(tmp_path, net, X, y, "classification", x_scaler=scaler,
+    seen = {}
+    monkeypatch.setattr(plotting, "plot_activations", lambda net, X, path, title: seen.update(X=X, title=title))
+    files = training_pictures(tmp_path, net, X[60:], y[60:], "classification", X_train=X[:60], x_scaler=scaler,
                               grad_norms=[[(1.0, 0.1), (0.5, 0.05)]], classes=["upper", "lower"])
     assert set(files) == {"decision_boundary", "weights", "activations", "grad_norms"}
-    assert all(is_png(p) and p.parent == tmp_path for p in files.values())
-    assert files["decision_boundary"].name == "decision_boundary.png"
+    assert all(is_png(files[k]) and files[k].parent == tmp_path for k in ("decision_boundary", "weights"))
+    assert [files[k].name for k in ("decision_boundary", "grad_norms")] == ["decision_boundary.png", "grad_norms.png"]
+    assert set(os.listdir(tmp_path)) <= set(plotting.TRAINING_PICTURES)
+    # the activations are drawn on the training rows, scaled as the network saw them
+    assert np.array_equal(seen["X"], scaler.transform(X[:60])) and seen["title"].endswith("on 60 training rows")
 
 
 def test_training_pictures_skip_the_boundary_for_many_inputs_and_add_predictions(tmp_path):
@@ -347,6 +352,11 @@ def test_training_pictures_regression_surface_in_original_units(tmp_path):
     files = training_pictures(tmp_path, ns.Network([2, 3], seed=0), X, y, "regression", x_scaler=xs, y_scaler=ys,
                               feature_names=["a", "b"], target_names=["a+b", "a-b", "|a-b|"], grad_norms=[])
     assert set(files) == {"decision_boundary", "predictions", "weights"}  # no hidden layer, no epochs
+
+
+def test_training_pictures_need_a_known_task(tmp_path):
+    with pytest.raises(ValueError, match="task must be 'classification' or 'regression', got 'clustering'"):
+        training_pictures(tmp_path, ns.Network([2, 1], seed=0), np.zeros((2, 2)), np.zeros(2), "clustering")
 
 
 def test_drawing_leaves_pyplot_alone():

@@ -13,14 +13,13 @@ a title, labelled axes and a legend or colour bar.
 * :func:`plot_gradient_norms` - ``||dW^l||`` per layer per epoch;
 * :func:`training_pictures` - the pictures that fit a task, written to a folder.
 
-``path``: give one and the PNG is written there (atomically: a reader never
+``path``: give one and the PNG is written there atomically (a reader never
 sees half a file) and the path is returned; leave it ``None`` and the
 matplotlib ``Figure`` is returned (in a notebook it displays itself).
-
 matplotlib is imported inside the functions, so importing ninestep never
-needs it. The figures are drawn with matplotlib's object API on the Agg
-canvas, not through ``pyplot``: nothing is shown, no global list of figures
-grows, and the backend a notebook or an application chose is left alone.
+needs it; figures are drawn on the Agg canvas without ``pyplot``: nothing is
+shown, no global list of figures grows, and the backend a notebook or an
+application chose is left alone.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from .diagnostics import dead_units
 from .metrics import r2
 
 __all__ = ["plot_loss_curve", "plot_decision_boundary", "plot_predictions", "plot_weights",
-           "plot_activations", "plot_gradient_norms", "training_pictures"]
+           "plot_activations", "plot_gradient_norms", "training_pictures", "TRAINING_PICTURES"]
 
 PathLike = str | os.PathLike
 #: Drawing every one of 10,000 points hides the picture under them; every k-th row is drawn.
@@ -58,6 +57,16 @@ def _figure(nrows: int = 1, ncols: int = 1, *, size: tuple[float, float], squeez
     return fig, axes
 
 
+def _panels(n: int, width: float, height: float, most_per_row: int = 3):
+    """A Figure with ``n`` panels of ``width`` x ``height`` inches, ``most_per_row`` to a row; the list of panels."""
+    ncols = min(n, most_per_row)
+    nrows = -(-n // ncols)
+    fig, axes = _figure(nrows, ncols, size=(width * ncols, height * nrows))
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.ravel()[:n])
+
+
 def _finish(fig, path: PathLike | None):
     """Return the Figure (``path=None``) or write it as a PNG and return the path."""
     fig.tight_layout()
@@ -70,13 +79,10 @@ def _finish(fig, path: PathLike | None):
     return path
 
 
-def _stride(n: int, most: int = MAX_POINTS) -> int:
-    """Draw every k-th row so that at most ``most`` rows are drawn."""
-    return max(1, -(-n // most))
-
-
-def _rows_note(every: int, what: str = "data") -> str:
-    return f"{what} (1 in {every} rows)" if every > 1 else what
+def _thin(n: int, what: str, most: int = MAX_POINTS) -> tuple[int, str]:
+    """Draw every k-th of ``n`` rows so that at most ``most`` are drawn: k, and the legend's label."""
+    every = max(1, -(-n // most))
+    return every, (f"{what} (1 in {every} rows)" if every > 1 else what)
 
 
 def _ticks(n: int) -> list[int]:
@@ -138,18 +144,10 @@ def plot_loss_curve(path: PathLike | None, loss: Sequence[float], val_loss: Sequ
 
 
 # ---------------------------------------------------------------------- the function the net computes
-def _task_of(net, task: str | None) -> str:
-    if task is None:
-        return "classification" if net.layers[-1].activation.name in CLASSIFIER_OUTPUTS else "regression"
+def _check_task(task: str) -> str:
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}.")
     return task
-
-
-def _class_probabilities(net, X_in: np.ndarray) -> np.ndarray:
-    """(n, k) class probabilities: softmax rows, or [1 - p, p] for one sigmoid output."""
-    out = net.forward(X_in)
-    return np.column_stack([1.0 - out[:, 0], out[:, 0]]) if out.shape[1] == 1 else out
 
 
 def plot_decision_boundary(net, X: Any, y: Any, path: PathLike | None = None, *, task: str | None = None,
@@ -187,7 +185,8 @@ def plot_decision_boundary(net, X: Any, y: Any, path: PathLike | None = None, *,
 
     Returns the path written, or the Figure when ``path`` is None.
     """
-    task = _task_of(net, task)
+    task = _check_task(task or ("classification" if net.layers[-1].activation.name in CLASSIFIER_OUTPUTS
+                                else "regression"))
     X = check_array(X, "X")
     d = X.shape[1]
     allowed = (2,) if task == "classification" else (1, 2)
@@ -211,8 +210,7 @@ def plot_decision_boundary(net, X: Any, y: Any, path: PathLike | None = None, *,
     grid = np.column_stack([g.ravel() for g in np.meshgrid(*axes_1d)]) if d == 2 else axes_1d[0][:, None]
     net_in = grid if x_scaler is None else x_scaler.transform(grid)
     # Over a coloured surface points hide it sooner than over class regions.
-    every = _stride(len(X), MAX_POINTS if task == "classification" or d == 1 else MAX_POINTS // 4)
-    shown = _rows_note(every)
+    every, shown = _thin(len(X), "data", MAX_POINTS if task == "classification" or d == 1 else MAX_POINTS // 4)
     if task == "classification":
         fig = _class_regions(net, net_in, X, y, axes_1d, classes, every, shown)
     else:
@@ -227,7 +225,7 @@ def plot_decision_boundary(net, X: Any, y: Any, path: PathLike | None = None, *,
 
 
 def _class_regions(net, grid_in, X, y, axes_1d, classes, every, shown):
-    from matplotlib.colors import to_rgb
+    from matplotlib import colormaps
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -235,16 +233,15 @@ def _class_regions(net, grid_in, X, y, axes_1d, classes, every, shown):
     if labels.ndim != 1 or y.dtype.kind not in "iuf" or np.any(labels != y) or labels.min() < 0:
         raise ValueError("y must hold class labels 0..k-1, one per row (shape (n,)); got "
                          f"shape {y.shape}, dtype {y.dtype}.")
-    P = _class_probabilities(net, grid_in)
+    P = net.forward(grid_in)
+    if P.shape[1] == 1:  # one sigmoid output p: the probabilities of classes 0 and 1 are 1 - p and p
+        P = np.column_stack([1.0 - P[:, 0], P[:, 0]])
     k = P.shape[1]
     if labels.max() >= k:
         raise ValueError(f"y holds class {labels.max()} but the network predicts {k} classes (0..{k - 1}).")
     names = _names(classes, k, "class ", "classes") if classes is not None else [f"class {i}" for i in range(k)]
-    palette = [to_rgb(f"C{i}") for i in range(10)] if k <= 10 else None
-    if palette is None:
-        from matplotlib import colormaps
-        palette = [colormaps["hsv"](i / k)[:3] for i in range(k)]
-    colours = np.array(palette)
+    # tab10 is matplotlib's default colour cycle (C0, C1, ...); beyond ten classes, hues round the circle.
+    colours = np.array([colormaps["tab10"](i)[:3] if k <= 10 else colormaps["hsv"](i / k)[:3] for i in range(k)])
     n1, n2 = len(axes_1d[0]), len(axes_1d[1])
     pred = P.argmax(axis=1)
     # Paler where the net is unsure: confidence runs from 1/k (a guess) to 1 (certain).
@@ -277,12 +274,8 @@ def _regression_picture(net, grid_in, X, y, axes_1d, y_scaler, target_names, eve
     if y.shape[1] != m:
         raise ValueError(f"y has {y.shape[1]} columns but the network has {m} outputs; give one target per output.")
     tnames = _names(target_names, m, "y", "target_names")
-    ncols = min(m, 3)
-    nrows = -(-m // ncols)
-    fig, axes = _figure(nrows, ncols, size=(4.6 * ncols + (1.2 if X.shape[1] == 2 else 0), 4.0 * nrows))
-    flat = axes.ravel()
-    for j in range(m):
-        ax = flat[j]
+    fig, panels = _panels(m, 4.6 if X.shape[1] == 1 else 5.0, 4.0)  # room for a colour bar beside a surface
+    for j, ax in enumerate(panels):
         if X.shape[1] == 1:
             ax.scatter(X[::every, 0], y[::every, j], s=8, color="C0", alpha=0.5, label=shown)
             ax.plot(axes_1d[0], pred[:, j], color="C3", linewidth=2, label="network's prediction")
@@ -300,8 +293,6 @@ def _regression_picture(net, grid_in, X, y, axes_1d, y_scaler, target_names, eve
             fig.colorbar(image, ax=ax, label=f"{tnames[j]} (background: prediction)")
             ax.legend(loc="lower left", fontsize="x-small")
         ax.set_title(f"output {j + 1}: {tnames[j]}", fontsize="medium")
-    for ax in flat[m:]:
-        ax.set_visible(False)
     return fig
 
 
@@ -318,22 +309,16 @@ def plot_predictions(y_true: Any, y_pred: Any, path: PathLike | None = None, *,
         raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}; they must match.")
     m = y_true.shape[1]
     names = _names(target_names, m, "y", "target_names")
-    every = _stride(len(y_true))
-    ncols = min(m, 3)
-    nrows = -(-m // ncols)
-    fig, axes = _figure(nrows, ncols, size=(4.2 * ncols, 4.0 * nrows))
-    flat = axes.ravel()
-    for j in range(m):
-        t, p, ax = y_true[:, j], y_pred[:, j], flat[j]
-        ax.scatter(t[::every], p[::every], s=8, alpha=0.5, label=_rows_note(every, "rows"))
+    every, shown = _thin(len(y_true), "rows")
+    fig, panels = _panels(m, 4.2, 4.0)
+    for j, ax in enumerate(panels):
+        t, p = y_true[:, j], y_pred[:, j]
+        ax.scatter(t[::every], p[::every], s=8, alpha=0.5, label=shown)
         lo, hi = min(t.min(), p.min()), max(t.max(), p.max())
         ax.plot([lo, hi], [lo, hi], color="k", linestyle="--", linewidth=1, label="perfect: predicted = true")
         ax.set_title(f"{names[j]}: R\N{SUPERSCRIPT TWO} = {r2(t, p):.4f}", fontsize="medium")
-        ax.set_xlabel(f"true {names[j]}")
-        ax.set_ylabel(f"predicted {names[j]}")
+        ax.set(xlabel=f"true {names[j]}", ylabel=f"predicted {names[j]}")
         ax.legend(fontsize="small")
-    for ax in flat[m:]:
-        ax.set_visible(False)
     fig.suptitle(title)
     return _finish(fig, path)
 
@@ -349,11 +334,8 @@ def plot_weights(net, path: PathLike | None = None, *, feature_names: Sequence[s
     ``path`` is None.
     """
     L = len(net.layers)
-    ncols = min(L, 4)
-    nrows = -(-L // ncols)
-    fig, axes = _figure(nrows, ncols, size=(3.9 * ncols, 3.6 * nrows))
-    flat = axes.ravel()
-    for l, (layer, ax) in enumerate(zip(net.layers, flat), start=1):
+    fig, panels = _panels(L, 3.9, 3.6, most_per_row=4)
+    for l, (layer, ax) in enumerate(zip(net.layers, panels), start=1):
         Wb = np.vstack([layer.W, layer.b[None, :]])
         limit = float(np.abs(Wb).max()) or 1.0
         image = ax.imshow(Wb, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
@@ -370,11 +352,8 @@ def plot_weights(net, path: PathLike | None = None, *, feature_names: Sequence[s
                         color="w" if abs(v) > 0.6 * limit else "k")
         ax.set_title(f"layer {l} ({layer.activation.name}): W{l} {n_in}\N{MULTIPLICATION SIGN}{n_out} + b{l}",
                      fontsize="medium")
-        ax.set_xlabel(f"unit j of layer {l}")
-        ax.set_ylabel("input i" if l == 1 else f"unit i of layer {l - 1}")
+        ax.set(xlabel=f"unit j of layer {l}", ylabel="input i" if l == 1 else f"unit i of layer {l - 1}")
         fig.colorbar(image, ax=ax, label="weight")
-    for ax in flat[L:]:
-        ax.set_visible(False)
     fig.suptitle(title)
     return _finish(fig, path)
 
@@ -404,10 +383,8 @@ def plot_activations(net, X: Any, path: PathLike | None = None, *, bins: int = 4
         zero = float((values == 0).mean())
         if zero:
             hist_ax.plot([], [], " ", label=f"{zero:.0%} of outputs exactly 0")
-        hist_ax.set_yscale("log")
+        hist_ax.set(yscale="log", xlabel=f"activation value A{l}", ylabel="count (log scale)")
         hist_ax.set_title(f"layer {l} ({name}): outputs A{l}", fontsize="medium")
-        hist_ax.set_xlabel(f"activation value A{l}")
-        hist_ax.set_ylabel("count (log scale)")
         hist_ax.legend(fontsize="small")
         share = (Z[l - 1] > 0).mean(axis=0)  # how often each unit fires
         dead = np.zeros(share.size, dtype=bool)
@@ -417,14 +394,12 @@ def plot_activations(net, X: Any, path: PathLike | None = None, *, bins: int = 4
         if dead.any():
             unit_ax.plot(units[dead], np.zeros(dead.sum()), "x", color="red", markersize=10, markeredgewidth=2.5,
                          label="dead unit: Z \N{LESS-THAN OR EQUAL TO} 0 on every row", clip_on=False)
-        unit_ax.set_ylim(0, 1.3)  # the band above 1 keeps the legend off the bars
-        unit_ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
-        unit_ax.set_xlim(-0.6, share.size - 0.4)
-        unit_ax.set_xticks(_ticks(share.size))
+        # The band above 1 keeps the legend off the bars.
+        unit_ax.set(ylim=(0, 1.3), yticks=[0, 0.25, 0.5, 0.75, 1.0], xlim=(-0.6, share.size - 0.4),
+                    xticks=_ticks(share.size), xlabel=f"unit j of layer {l} (0-based)",
+                    ylabel="share of rows where it fires (Z > 0)")
         unit_ax.set_title(f"layer {l}: {int(dead.sum())} of {share.size} units dead", fontsize="medium",
                           color="red" if dead.any() else "k")
-        unit_ax.set_xlabel(f"unit j of layer {l} (0-based)")
-        unit_ax.set_ylabel("share of rows where it fires (Z > 0)")
         unit_ax.legend(fontsize="small", loc="upper center", ncol=2)
     fig.suptitle(title)
     return _finish(fig, path)
@@ -475,50 +450,58 @@ def plot_gradient_norms(norms: Any, path: PathLike | None = None, *, bias: bool 
                     label=f"layer {l + 1}: \u2016d{what}{l + 1}\u2016")
     if np.any(arr[:, :, :len(parts)] == 0):
         ax.plot([], [], " ", label="(zero norms not drawn)")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("gradient norm (log scale)")
-    ax.set_title(title)
+    ax.set(yscale="log", xlabel="epoch", ylabel="gradient norm (log scale)", title=title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _finish(fig, path)
 
 
 # ---------------------------------------------------------------------- for ninestep train
-def training_pictures(out_dir: PathLike, net, X: Any, y: Any, task: str, *, grad_norms: Any = None,
-                      x_scaler=None, y_scaler=None, classes: Sequence | None = None,
+def training_pictures(out_dir: PathLike, net, X: Any, y: Any, task: str, *, X_train: Any = None,
+                      grad_norms: Any = None, x_scaler=None, y_scaler=None, classes: Sequence | None = None,
                       feature_names: Sequence[str] | None = None,
                       target_names: Sequence[str] | None = None) -> dict[str, Path]:
-    """Write the pictures that fit the task into ``out_dir``; return ``{name: path}``.
+    """Write the pictures that fit the task into ``out_dir``; return ``{name: path}`` of those written.
 
     * ``decision_boundary.png``: classification with 2 inputs, or
-      regression with 1 or 2 inputs (the curve or surface);
-    * ``predictions.png``: regression, predicted against true;
+      regression with 1 or 2 inputs (the curve or surface), with the rows of X;
+    * ``predictions.png``: regression, predicted against true on the rows of X;
     * ``weights.png``: every layer;
-    * ``activations.png``: with a hidden layer (dead units marked);
+    * ``activations.png``: with a hidden layer, on the rows of ``X_train``
+      (dead units are dead where the gradient comes from: the training rows);
     * ``grad_norms.png``: when ``grad_norms`` (``GradientNorms().norms``) has epochs.
 
-    ``X``, ``y`` are in original units (e.g. the test rows) and ``x_scaler``,
-    ``y_scaler`` the fitted scalers the network was trained behind, as in
-    a ``SavedModel``. The loss curve is not drawn here: see
-    :func:`plot_loss_curve`.
+    ``X``, ``y`` (e.g. the test rows) and ``X_train`` (default ``X``) are in
+    original units; ``x_scaler``, ``y_scaler`` are the fitted scalers the
+    network was trained behind, as in a ``SavedModel``. The loss curve is
+    not drawn here: see :func:`plot_loss_curve`. :data:`TRAINING_PICTURES`
+    lists every file name this may write.
     """
+    _check_task(task)
     out_dir = Path(out_dir)
     X = check_array(X, "X")
-    net_X = X if x_scaler is None else x_scaler.transform(X)
+    scale = (lambda rows: rows) if x_scaler is None else x_scaler.transform
     files: dict[str, Path] = {}
-    if (task == "classification" and X.shape[1] == 2) or (task == "regression" and X.shape[1] <= 2):
+    if X.shape[1] == 2 or (task == "regression" and X.shape[1] == 1):
         files["decision_boundary"] = plot_decision_boundary(
             net, X, y, out_dir / "decision_boundary.png", task=task, x_scaler=x_scaler, y_scaler=y_scaler,
             classes=classes, feature_names=feature_names, target_names=target_names)
     if task == "regression":
-        pred = net.forward(net_X)
+        pred = net.forward(scale(X))
         files["predictions"] = plot_predictions(y, pred if y_scaler is None else y_scaler.inverse_transform(pred),
                                                 out_dir / "predictions.png", target_names=target_names)
     files["weights"] = plot_weights(net, out_dir / "weights.png",
                                     feature_names=feature_names if X.shape[1] <= 16 else None)
     if len(net.layers) > 1:
-        files["activations"] = plot_activations(net, net_X, out_dir / "activations.png")
+        rows = X if X_train is None else check_array(X_train, "X_train")
+        files["activations"] = plot_activations(
+            net, scale(rows), out_dir / "activations.png",
+            title=f"Hidden-layer activations and dead units, on {len(rows):,} "
+                  + ("rows" if X_train is None else "training rows"))
     if grad_norms is not None and len(grad_norms):
         files["grad_norms"] = plot_gradient_norms(grad_norms, out_dir / "grad_norms.png")
     return files
+
+
+#: Every file :func:`training_pictures` may write (a tool that clears a run folder can list them).
+TRAINING_PICTURES = ("decision_boundary.png", "predictions.png", "weights.png", "activations.png", "grad_norms.png")
