@@ -295,34 +295,41 @@ class StackedAdam:
         self.values = (list(beta1), list(beta2), list(eps))
         dtype = m.dtype
         self.b1, self.b2, self.eps = (member_coef(vals, dtype) for vals in self.values)
+        # 1 - beta in float64, then rounded once (as a Python float meets a float32 array)
+        self.one_b1, self.one_b2 = (member_coef([1.0 - b for b in vals], dtype) for vals in self.values[:2])
         self.t = np.asarray(t, dtype=np.int64)
         self.m, self.v = m, v
         self.buf = np.empty_like(m)  # one scratch matrix: no temporaries of the parameters' size
 
     def step(self, params: np.ndarray, grad: np.ndarray, lr: float | np.ndarray) -> None:
         self.t += 1
-        b1, b2 = (np.asarray(vals, dtype=np.float64) for vals in self.values[:2])
-        # The bias corrections in float64, per member, then one coefficient each (as Python floats
-        # do for a single float32 network): m_hat / (sqrt(v_hat) + eps) with the divisions by
-        # 1 - beta^t folded into multiplications.
-        inv_c1 = member_coef(1.0 / (1.0 - b1 ** self.t), params.dtype)
-        inv_c2 = member_coef(1.0 / (1.0 - b2 ** self.t), params.dtype)
         m, v, buf = self.m, self.v, self.buf
-        one_b1 = member_coef(1.0 - b1, params.dtype)
-        one_b2 = member_coef(1.0 - b2, params.dtype)
-        m *= self.b1                             # m <- b1 m + (1 - b1) g
-        np.multiply(grad, one_b1, out=buf)
+        b1, b2, inv_c1, inv_c2 = self._coefficients(params.dtype)
+        m *= b1                                  # m <- b1 m + (1 - b1) g
+        np.multiply(grad, self.one_b1, out=buf)
         m += buf
-        v *= self.b2                             # v <- b2 v + (1 - b2) g^2
+        v *= b2                                  # v <- b2 v + (1 - b2) g^2
         np.square(grad, out=buf)
-        buf *= one_b2
+        buf *= self.one_b2
         v += buf
-        np.multiply(v, inv_c2, out=buf)          # v_hat
+        np.multiply(v, inv_c2, out=buf)          # v_hat = v / (1 - b2^t)
         np.sqrt(buf, out=buf)
         buf += self.eps                          # sqrt(v_hat) + eps
         np.divide(m, buf, out=buf)
-        buf *= lr * inv_c1                       # lr m_hat / (sqrt(v_hat) + eps)
+        buf *= lr * inv_c1                       # lr m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t)
         params -= buf
+
+    def _coefficients(self, dtype):
+        """beta1, beta2 and the bias corrections 1 / (1 - beta^t): Python floats when every member
+        shares them (the usual case: one float each, as a lone network uses), else (K, 1) columns;
+        computed in float64 either way, then rounded once to the dtype, as a float32 network's are."""
+        t = self.t
+        if isinstance(self.b1, float) and isinstance(self.b2, float) and (t == t[0]).all():
+            n = int(t[0])
+            return self.b1, self.b2, 1.0 / (1.0 - self.b1 ** n), 1.0 / (1.0 - self.b2 ** n)
+        b1, b2 = (np.asarray(vals, dtype=np.float64) for vals in self.values[:2])
+        return (self.b1, self.b2, member_coef(1.0 / (1.0 - b1 ** t), dtype),
+                member_coef(1.0 / (1.0 - b2 ** t), dtype))
 
     def state(self) -> list:
         return [self.m.copy(), self.v.copy(), self.t.copy()]
