@@ -32,7 +32,7 @@ def test_missing_tokens_are_imputed_with_the_training_median(token):
     raw = X[:, 0] * pre.scaler_.scale_[0] + pre.scaler_.mean_[0]
     np.testing.assert_allclose(raw, [1, 3, 3, 10])
     np.testing.assert_array_equal(X[:, 1], [0, 1, 0, 0])
-    assert any("imputed 1 cells in 'a' with the median 3; added a_missing" in r for r in pre.report_)
+    assert any("imputed 1 cell in 'a' with the median 3; added a_missing" in r for r in pre.report_)
 
 
 def test_custom_na_values():
@@ -72,7 +72,7 @@ def test_missing_drop_drops_rows_and_error_refuses():
     X, y = pre.fit_transform(data)
     assert X.shape == (3, 1) and pre.get_feature_names_out() == ["a"]
     np.testing.assert_allclose(pre.inverse_transform_target(y), [1.5, 3.5, 4.5])
-    assert "dropped 1 rows with a gap in a feature (missing='drop')" in pre.report_
+    assert "dropped 1 row with a gap in a feature (missing='drop')" in pre.report_
     with pytest.raises(DataError, match=r"column 'a' has 1 missing or bad cell\(s\) \(row 1 ''\) and missing='error'"):
         TablePreprocessor("y", missing="error").fit(data)
 
@@ -84,7 +84,7 @@ def test_missing_target_rows_are_dropped_with_a_count_and_never_change_the_task(
     pre = TablePreprocessor("price")
     X, y = pre.fit_transform(table(area=[str(i) for i in range(300)], price=prices))
     assert pre.task_ == "regression" and X.shape == (299, 1) and y.shape == (299,)
-    assert "dropped 1 rows with a missing target 'price'" in pre.report_
+    assert "dropped 1 row with a missing target 'price'" in pre.report_
     with pytest.raises(DataError, match=r"1 row\(s\) with a missing target 'price' \(row 42 'NA'\); fix them"):
         TablePreprocessor("price", missing="error").fit(table(area=["1"] * 300, price=prices))
 
@@ -335,7 +335,7 @@ def test_messy_csv_end_to_end(tmp_path):
     assert pre.task_ == "regression" and X.shape[0] == 239
     assert pre.get_feature_names_out() == ["area", "area_missing", "city=Lyon", "city=Nice", "city=Paris",
                                            "garden", "garden_missing", "year"]
-    assert "dropped 1 rows with a missing target 'price'" in pre.report_
+    assert "dropped 1 row with a missing target 'price'" in pre.report_
 
     net = ns.Network([X.shape[1], 32, 1], seed=0)
     net.fit(X, y, loss="mse", optimizer=ns.Adam(lr=1e-2), epochs=300, batch_size=32, seed=0)
@@ -370,7 +370,7 @@ def test_a_typo_in_whole_number_class_labels_is_dropped_not_a_class():
     pre = TablePreprocessor("c")
     _, y = pre.fit_transform(table(x=[str(i) for i in range(60)], c=labels))
     assert pre.task_ == "classification" and pre.classes_ == [0, 1] and len(y) == 59
-    assert "dropped 1 rows whose target 'c' is numbers apart from 1 cell(s): row 5 'O'" in pre.report_
+    assert "dropped 1 row whose target 'c' is numbers apart from 1 cell(s): row 5 'O'" in pre.report_
 
 
 def test_text_classes_that_look_like_numbers_in_new_data():

@@ -113,6 +113,11 @@ def _fmt(value: float, integer: bool = False, digits: int = 6) -> str:
     return np.format_float_positional(value, precision=digits, unique=True, fractional=False, trim="-")
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 row``, ``3 rows``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _as_table(data) -> RawTable:
     return data if isinstance(data, RawTable) else RawTable.from_columns(data)
 
@@ -257,7 +262,7 @@ class TablePreprocessor:
                                 "in, or use --missing impute (or drop).")
             keep &= ~gaps
         if (~keep).any():
-            self.report_.append(f"dropped {int((~keep).sum())} rows with a gap in a feature (missing='drop')")
+            self.report_.append(f"dropped {_count(int((~keep).sum()), 'row')} with a gap in a feature (missing='drop')")
         return keep
 
     def _valid_target(self, table: RawTable, name: str, cells: _Cells, task: str) -> np.ndarray:
@@ -279,7 +284,7 @@ class TablePreprocessor:
                     raise DataError(f"{table.source}: {int(mask.sum())} row(s) {what}"
                                     + ("" if mask is bad else f" ({_cells_at(table, mask, cells)})")
                                     + "; fix them, or use --missing impute to drop those rows.")
-                self.report_.append(f"dropped {int(mask.sum())} rows {what}")
+                self.report_.append(f"dropped {_count(int(mask.sum()), 'row')} {what}")
         return ~cells.missing & ~bad
 
     def _infer_task(self, table: RawTable, columns: list[_Cells]) -> str:
@@ -395,7 +400,7 @@ class TablePreprocessor:
                                 + (", ..." if levels.size > 6 else "") + ")")
             how = f"the most frequent value {spec['fill']!r}"
         if gaps.any():
-            self.report_.append(f"imputed {int(gaps.sum())} cells in {name!r} with {how}; added {name}_missing")
+            self.report_.append(f"imputed {_count(int(gaps.sum()), 'cell')} in {name!r} with {how}; added {name}_missing")
         return spec
 
     def get_feature_names_out(self) -> list[str]:
