@@ -33,6 +33,7 @@ import contextlib
 import json
 import math
 import os
+import stat
 import sys
 import time
 import warnings
@@ -250,13 +251,33 @@ def _read_run(run_dir: Path) -> tuple[dict, bytes]:
     return cfg, raw
 
 
-def _start(out_dir: Path, cfg: dict) -> None:
+def _start(out_dir: Path, cfg: dict) -> dict[str, int]:
     """A new run takes over the folder: the previous run's checkpoint first (so that it can never be
-    resumed as this run's), then its results, then this run's run.json."""
+    resumed as this run's), then its results, then this run's run.json. Returns the removed regular
+    files' permission bits, which the new run's files of the same names get back (:func:`_keep_modes`)."""
+    modes = {}
     for name in ("checkpoint.npz", *RESULT_FILES):
+        path = out_dir / name
         with contextlib.suppress(FileNotFoundError):
-            (out_dir / name).unlink()  # a symbolic link is removed itself, never what it points to
+            st = path.lstat()
+            if stat.S_ISREG(st.st_mode):
+                modes[name] = stat.S_IMODE(st.st_mode)
+            path.unlink()  # a symbolic link is removed itself, never what it points to
     _write_run(out_dir, cfg, "running")
+    return modes
+
+
+def _keep_modes(out_dir: Path, modes: dict[str, int]) -> None:
+    """Give the new files the modes their predecessors had (a shared folder stays as readable as it was)."""
+    for name, mode in modes.items():
+        try:  # O_NOFOLLOW: never change the mode of a file a link points to
+            fd = os.open(out_dir / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue  # this run did not write it (e.g. no loss curve with --epochs 0)
+        try:
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
 
 
 # ---------------------------------------------------------------------- the run
@@ -277,12 +298,13 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
     cfg["data_sha256"] = digest
 
     with RunLock(out_dir):
+        modes: dict[str, int] = {}
         if resume:
             if (out_dir / "run.json").read_bytes() != run_bytes:
                 raise ValueError(f"{out_dir / 'run.json'} changed while this run was loading its data (another "
                                  "run used the folder); nothing was resumed.")
         else:
-            _start(out_dir, cfg)
+            modes = _start(out_dir, cfg)
         try:
             return _train(p, cfg, batch, out_dir, out, progress, resume)
         except KeyboardInterrupt:
@@ -291,6 +313,8 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
         except BaseException as exc:
             _write_run(out_dir, cfg, "failed", error=str(exc).replace("\n", " ") or type(exc).__name__)
             raise
+        finally:
+            _keep_modes(out_dir, modes)
 
 
 def _train(p: Prepared, cfg: dict, batch: int | None, out_dir: Path, out: Out, progress: bool,
