@@ -42,6 +42,7 @@ import os
 import re
 import zipfile
 from array import array
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -236,8 +237,40 @@ def _zip_kind(path: str) -> str:
     return "a zip archive" + (f" holding {', '.join(csvs[:3])}: unzip it and give that file" if csvs else "")
 
 
-def _inspect(path: str) -> tuple[bool, str]:
-    """(gzip?, text encoding) of a file, or a CSVError if it is not text."""
+@dataclass
+class _Source:
+    """A text table file: where it is, how to decode it, and its dialect."""
+
+    path: str
+    compressed: bool
+    encoding: str
+    delimiter: str = ","
+    decimal: str = "."
+
+    def open(self):
+        # newline="" lets the csv module handle line ends inside quoted fields.
+        if self.compressed:
+            return gzip.open(self.path, "rt", encoding=self.encoding, newline="")
+        return open(self.path, newline="", encoding=self.encoding)
+
+    def decode_error(self, exc: UnicodeDecodeError) -> CSVError:
+        """Where the undecodable bytes are (line and column), found by decoding the file again whole."""
+        with (gzip.open(self.path, "rb") if self.compressed else open(self.path, "rb")) as f:
+            data = f.read()
+        try:
+            data.decode(self.encoding)
+            at = exc.start
+        except UnicodeDecodeError as whole:
+            at = whole.start
+        line = data.count(b"\n", 0, at) + 1
+        column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+        return CSVError(f"{self.path}, line {line}, column {column} (byte {at}): {data[at:at + 4]!r} is not "
+                        f"{'UTF-16' if self.encoding == 'utf-16' else 'UTF-8'} text ({exc.reason}); save the file "
+                        "as UTF-8 CSV (in Excel: 'CSV UTF-8').")
+
+
+def _source(path: str, delimiter: str | None, decimal: str | None) -> _Source:
+    """Check that ``path`` is a text table and find its encoding and dialect; CSVError if it is not."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"data file {path!r} does not exist" +
                                 (" (it is a folder)" if os.path.isdir(path) else "") + ".")
@@ -257,38 +290,14 @@ def _inspect(path: str) -> tuple[bool, str]:
         what = "" if kind.startswith("a Parquet") else " It is not a CSV text file."
         raise CSVError(f"{path} looks like {kind}.{what}")
     # utf-8-sig reads UTF-8 with or without a byte-order mark; "utf-16" needs (and drops) one.
-    return compressed, "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
-
-
-def _open(path: str, compressed: bool, encoding: str):
-    # newline="" lets the csv module handle line ends inside quoted fields.
-    if compressed:
-        return gzip.open(path, "rt", encoding=encoding, newline="")
-    return open(path, newline="", encoding=encoding)
-
-
-def _decode_error(path: str, compressed: bool, encoding: str, exc: UnicodeDecodeError) -> CSVError:
-    """Where in the file the undecodable bytes are: line and column, found by decoding it again whole."""
-    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
-        data = f.read()
-    try:
-        data.decode(encoding)
-        at = exc.start
-    except UnicodeDecodeError as whole:
-        at = whole.start
-    line = data.count(b"\n", 0, at) + 1
-    column = at - (data.rfind(b"\n", 0, at) + 1) + 1
-    return CSVError(f"{path}, line {line}, column {column} (byte {at}): {data[at:at + 4]!r} is not "
-                    f"{'UTF-16' if encoding == 'utf-16' else 'UTF-8'} text ({exc.reason}); save the file as "
-                    "UTF-8 CSV (in Excel: 'CSV UTF-8').")
-
-
-def _dialect(path: str, compressed: bool, encoding: str, delimiter: str | None,
-             decimal: str | None) -> tuple[str, str]:
+    src = _Source(path, compressed, "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig")
     if delimiter is None:
-        with _open(path, compressed, encoding) as f:
-            delimiter = sniff_delimiter(f.read(65536))
-    elif delimiter not in DELIMITERS and len(delimiter) != 1:
+        try:
+            with src.open() as f:
+                delimiter = sniff_delimiter(f.read(65536))
+        except UnicodeDecodeError as exc:
+            raise src.decode_error(exc) from None
+    elif len(delimiter) != 1:
         raise ValueError(f"delimiter must be one character such as ',', ';' or '\\t', got {delimiter!r}.")
     if decimal is None:
         decimal = "," if delimiter == ";" else "."
@@ -296,17 +305,8 @@ def _dialect(path: str, compressed: bool, encoding: str, delimiter: str | None,
         raise ValueError(f"decimal must be '.' or ',', got {decimal!r}.")
     if decimal == delimiter:
         raise ValueError(f"the decimal mark and the delimiter are both {decimal!r}; give another --delimiter.")
-    return delimiter, decimal
-
-
-def _rows(path: str, delimiter: str | None, decimal: str | None):
-    """Open ``path`` and yield (delimiter, decimal, csv reader) with errors translated."""
-    compressed, encoding = _inspect(path)
-    try:
-        delimiter, decimal = _dialect(path, compressed, encoding, delimiter, decimal)
-    except UnicodeDecodeError as exc:
-        raise _decode_error(path, compressed, encoding, exc) from None
-    return compressed, encoding, delimiter, decimal
+    src.delimiter, src.decimal = delimiter, decimal
+    return src
 
 
 def _header(reader, path: str, delimiter: str) -> list[str]:
@@ -329,13 +329,32 @@ def _header(reader, path: str, delimiter: str) -> list[str]:
 
 def read_header(path: str | os.PathLike, delimiter: str | None = None) -> list[str]:
     """The column names of a CSV file, reading only its header row (delimiter sniffed by default)."""
-    path = os.fspath(path)
-    compressed, encoding, delimiter, _ = _rows(path, delimiter, None)
-    try:
-        with _open(path, compressed, encoding) as f:
-            return _header(csv.reader(f, delimiter=delimiter), path, delimiter)
-    except UnicodeDecodeError as exc:
-        raise _decode_error(path, compressed, encoding, exc) from None
+    src = _source(os.fspath(path), delimiter, None)
+    with _reading(src) as reader:
+        return _header(reader, src.path, src.delimiter)
+
+
+@contextmanager
+def _reading(src: _Source):
+    """A csv reader over ``src``; csv and decoding errors become CSVErrors naming the line."""
+    with src.open() as f:
+        reader = csv.reader(f, delimiter=src.delimiter)
+        try:
+            yield reader
+        except csv.Error as exc:
+            raise CSVError(f"{src.path}, line {reader.line_num}: malformed CSV ({exc}).") from None
+        except UnicodeDecodeError as exc:
+            raise src.decode_error(exc) from None
+
+
+def _records(reader, src: _Source, columns: list[str]):
+    """(line, row) for each data row; blank lines skipped, a row of the wrong length refused."""
+    for row in reader:
+        if len(row) != len(columns):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # a blank line
+            raise _bad_length(src.path, reader.line_num, row, columns, src.delimiter)
+        yield reader.line_num, row
 
 
 def _missing(kind: str, missing: list[str], columns: list[str], path: str, delimiter: str) -> CSVError:
@@ -372,32 +391,22 @@ def read_table(path: str | os.PathLike, *, delimiter: str | None = None, decimal
     """
     path = os.fspath(path)
     try:
-        compressed, encoding, delimiter, decimal = _rows(path, delimiter, decimal)
+        src = _source(path, delimiter, decimal)
     except CSVError as exc:
         if "Parquet" in str(exc):
             return _read_parquet(path)
         raise
-    try:
-        with _open(path, compressed, encoding) as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            columns = _header(reader, path, delimiter)
-            cols: list[list[str]] = [[] for _ in columns]
-            lines: list[int] = []
-            for row in reader:
-                if len(row) != len(columns):
-                    if not row or (len(row) == 1 and not row[0].strip()):
-                        continue  # a blank line
-                    raise _bad_length(path, reader.line_num, row, columns, delimiter)
-                for col, cell in zip(cols, row):
-                    col.append(cell)
-                lines.append(reader.line_num)
-    except csv.Error as exc:
-        raise CSVError(f"{path}, line {reader.line_num}: malformed CSV ({exc}).") from None
-    except UnicodeDecodeError as exc:
-        raise _decode_error(path, compressed, encoding, exc) from None
+    with _reading(src) as reader:
+        columns = _header(reader, path, src.delimiter)
+        cols: list[list[str]] = [[] for _ in columns]
+        lines: list[int] = []
+        for line, row in _records(reader, src, columns):
+            for col, cell in zip(cols, row):
+                col.append(cell)
+            lines.append(line)
     if not lines:
         raise CSVError(f"{path} has a header ({', '.join(columns)}) but no data rows.")
-    return RawTable(columns, dict(zip(columns, cols)), lines, path, delimiter, decimal)
+    return RawTable(columns, dict(zip(columns, cols)), lines, path, src.delimiter, src.decimal)
 
 
 def _read_parquet(path: str) -> RawTable:
@@ -473,21 +482,18 @@ def read_csv(path: str | os.PathLike, target: str | Sequence[str] | None = None,
         Anything wrong with the contents, e.g. a text or empty cell in a
         feature (use :func:`read_table` and a TablePreprocessor for those).
     """
-    path = os.fspath(path)
-    compressed, encoding, delimiter, decimal = _rows(path, delimiter, decimal)
+    src = _source(os.fspath(path), delimiter, decimal)
     targets = parse_columns(target) or []
     wanted = parse_columns(features)
     labels = set(label_targets)
     while True:
         try:
-            with _open(path, compressed, encoding) as f:
-                return _read(f, path, targets, wanted, delimiter, decimal, labels)
+            with _reading(src) as reader:
+                return _read(reader, src, targets, wanted, labels)
         except _TextTarget as exc:
             # Found the first non-number in a target column: read again, keeping that
             # column as text labels. At most one extra pass per target column.
             labels.add(exc.column)
-        except UnicodeDecodeError as exc:
-            raise _decode_error(path, compressed, encoding, exc) from None
 
 
 class _TextTarget(Exception):
@@ -495,59 +501,50 @@ class _TextTarget(Exception):
         self.column = column
 
 
-def _read(f, path: str, targets: list[str], wanted: list[str] | None, delimiter: str, decimal: str,
-          labels: set[str]) -> Table:
-    reader = csv.reader(f, delimiter=delimiter)
-    try:
-        columns = _header(reader, path, delimiter)
-        missing = [t for t in targets if t not in columns]
+def _read(reader, src: _Source, targets: list[str], wanted: list[str] | None, labels: set[str]) -> Table:
+    path = src.path
+    columns = _header(reader, path, src.delimiter)
+    missing = [t for t in targets if t not in columns]
+    if missing:
+        raise _missing("target", missing, columns, path, src.delimiter)
+    if wanted is None:
+        features = [c for c in columns if c not in targets]
+    else:
+        missing = [c for c in wanted if c not in columns]
         if missing:
-            raise _missing("target", missing, columns, path, delimiter)
-        if wanted is None:
-            features = [c for c in columns if c not in targets]
-        else:
-            missing = [c for c in wanted if c not in columns]
-            if missing:
-                raise _missing("feature", missing, columns, path, delimiter)
-            overlap = [c for c in wanted if c in targets]
-            if overlap:
-                raise CSVError(f"column(s) {', '.join(overlap)} are both feature and target; "
-                               "a column can only be one of them.")
-            features = list(wanted)
-        if not features:
-            raise CSVError(f"{path}: no feature columns are left (columns: {', '.join(columns)}; "
-                           f"targets: {', '.join(targets)}; delimiter {delimiter!r}).")
-        index = {name: j for j, name in enumerate(columns)}
-        feat_idx = [index[c] for c in features]
-        tgt_idx = [index[c] for c in targets]
-        X_cols = [array("d") for _ in features]
-        y_cols: list = [[] if t in labels else array("d") for t in targets]
-        n_rows = 0
-        for row in reader:
-            if len(row) != len(columns):
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # a blank line
-                raise _bad_length(path, reader.line_num, row, columns, delimiter)
-            line = reader.line_num
-            for buf, j, name in zip(X_cols, feat_idx, features):
-                buf.append(_number(row[j], name, line, path, "feature", decimal))
-            for buf, j, name in zip(y_cols, tgt_idx, targets):
-                if isinstance(buf, list):
-                    cell = row[j].strip()
-                    if not cell:
-                        raise CSVError(f"{path}, line {line}, column {name!r}: the label is empty; "
-                                       "every row needs a target value.")
-                    buf.append(cell)
-                else:
-                    try:
-                        buf.append(_number(row[j], name, line, path, "target", decimal))
-                    except CSVError:
-                        if len(targets) == 1 and row[j].strip() and not _is_nonfinite(row[j]):
-                            raise _TextTarget(name) from None
-                        raise
-            n_rows += 1
-    except csv.Error as exc:
-        raise CSVError(f"{path}, line {reader.line_num}: malformed CSV ({exc}).") from None
+            raise _missing("feature", missing, columns, path, src.delimiter)
+        overlap = [c for c in wanted if c in targets]
+        if overlap:
+            raise CSVError(f"column(s) {', '.join(overlap)} are both feature and target; "
+                           "a column can only be one of them.")
+        features = list(wanted)
+    if not features:
+        raise CSVError(f"{path}: no feature columns are left (columns: {', '.join(columns)}; "
+                       f"targets: {', '.join(targets)}; delimiter {src.delimiter!r}).")
+    index = {name: j for j, name in enumerate(columns)}
+    feat_idx = [index[c] for c in features]
+    tgt_idx = [index[c] for c in targets]
+    X_cols = [array("d") for _ in features]
+    y_cols: list = [[] if t in labels else array("d") for t in targets]
+    n_rows = 0
+    for line, row in _records(reader, src, columns):
+        for buf, j, name in zip(X_cols, feat_idx, features):
+            buf.append(_number(row[j], name, line, path, "feature", src.decimal))
+        for buf, j, name in zip(y_cols, tgt_idx, targets):
+            if isinstance(buf, list):
+                cell = row[j].strip()
+                if not cell:
+                    raise CSVError(f"{path}, line {line}, column {name!r}: the label is empty; "
+                                   "every row needs a target value.")
+                buf.append(cell)
+            else:
+                try:
+                    buf.append(_number(row[j], name, line, path, "target", src.decimal))
+                except CSVError:
+                    if len(targets) == 1 and row[j].strip() and not _is_nonfinite(row[j]):
+                        raise _TextTarget(name) from None
+                    raise
+        n_rows += 1
     if n_rows == 0:
         raise CSVError(f"{path} has a header ({', '.join(columns)}) but no data rows.")
     X = np.empty((n_rows, len(features)), dtype=np.float64)
