@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import article
+from ..diagnostics import dead_units, linear_pieces
 from ..network import Network
 from ..optimizers import Optimizer, get_optimizer
 
@@ -185,13 +186,6 @@ def article_cases(net: Network, x_scaler, y_scaler) -> list[dict]:
 
 
 def relu_usage(net: Network, Xs: np.ndarray) -> tuple[list[float], int]:
-    """Measured on the rows of Xs: per hidden layer, the fraction of units that never fire
-    (pre-activation <= 0 on every row), and the number of distinct on/off patterns of the
-    hidden units - each pattern is one linear piece of the function the net computes.
-
-    (The CLI's copy of the dead-unit count until ninestep.diagnostics holds the one copy.)
-    """
-    Zs, _ = net._forward(net._check_X(Xs))  # until Network.forward(X, return_all=True) lands
-    dead = [float((Z <= 0).all(axis=0).mean()) for Z in Zs[:-1]]
-    patterns = np.concatenate([Z > 0 for Z in Zs[:-1]], axis=1)
-    return dead, int(np.unique(patterns, axis=0).shape[0])
+    """Measured on the rows of Xs: per hidden layer, the fraction of units that never fire, and the
+    number of linear pieces the net uses there (see :mod:`ninestep.diagnostics`)."""
+    return dead_units(net, Xs).fractions, linear_pieces(net, Xs)
