@@ -150,6 +150,25 @@ def test_bare_network_exports_its_forward_pass(dtype, output):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hidden,output", [("leaky_relu", "linear"), ("tanh", "softmax")])
+def test_ensemble_exports_the_members_mean_and_spread(dtype, hidden, output):
+    from ninestep.ensemble import Ensemble
+
+    ensemble = Ensemble([4, 12, 8, 3], n_members=4, seed=5, activation=hidden, output_activation=output,
+                        bias_init="same")
+    proto = to_onnx(ensemble, dtype=dtype)
+    rtol = RTOL[dtype]
+    for name, X in _cases(False).items():
+        X = X.astype(dtype)
+        got = _run(proto, X, dtype)
+        mean, std = ensemble.predict(X, return_std=True)
+        assert std.max() > 1e-3 * np.abs(mean).max()  # the members differ, so the spread means something
+        # the spread's floor is the mean's scale: it is computed from differences of outputs of that size
+        assert _worst(got["y"], mean, rtol, np.abs(mean).max(axis=0)) <= rtol, name
+        assert _worst(got["y_std"], std, rtol, np.abs(mean).max(axis=0)) <= rtol, name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_leaky_relu_keeps_the_layers_own_slope(dtype):
     net = _net([4, 12, 12, 2], "leaky_relu", "linear")
     net.layers[0].activation = LeakyReLU(slope=0.2)  # the second hidden layer keeps 0.01
@@ -314,7 +333,7 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_not_a_model():
-    with pytest.raises(TypeError, match="to_onnx needs a ninestep.Network or the SavedModel .* got str"):
+    with pytest.raises(TypeError, match="to_onnx needs a ninestep.Network, an Ensemble or the SavedModel .* got str"):
         to_onnx("model.npz")
 
 
@@ -465,6 +484,12 @@ def test_cli_json_and_errors(tmp_path, capsys):
 
     result = json.loads(capsys.readouterr().out)
     assert result["outputs"] == {"label": "(N,) string", "probabilities": "(N, 3) float"} and result["opset"] == DEFAULT_OPSET
+    from ninestep.ensemble import Ensemble
+
+    ensemble = tmp_path / "ensemble.npz"
+    Ensemble([2, 5, 1], n_members=3, seed=0).save(ensemble)
+    assert cli.main(["export", "--model", str(ensemble), "--out", str(tmp_path / "e.onnx"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outputs"] == {"y": "(N, 1) float", "y_std": "(N, 1) float"}
     assert cli.main(["export", "--model", str(model), "--out", str(tmp_path / "m.onnx"), "--format", "tflite"]) == 2
     assert "invalid choice: 'tflite'" in capsys.readouterr().err
     assert cli.main(["export", "--model", str(model), "--out", str(tmp_path / "m.onnx"), "--opset", "9"]) == 1

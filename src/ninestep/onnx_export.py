@@ -15,7 +15,10 @@ The batch dimension ``N`` is dynamic. "probabilities" is what
 ``SavedModel.predict_proba`` returns and "label" what ``predict`` returns;
 class names keep their type: text becomes a string tensor, whole numbers
 int64, other numbers float64. A bare :class:`~ninestep.Network` exports
-its forward pass alone: input "X", output "y".
+its forward pass alone: input "X", output "y". An
+:class:`~ninestep.ensemble.Ensemble` exports every member side by side and
+what ``Ensemble.predict(X, return_std=True)`` returns: their mean "y" and
+spread "y_std" (standard deviation over the members), each (N, n_outputs).
 
 A model that holds a :class:`~ninestep.preprocessing.TablePreprocessor`
 (text columns, gaps) takes one input per raw column instead of "X", each
@@ -49,6 +52,7 @@ import numpy as np
 
 from ._validation import check_dtype
 from .archive import atomic_write_bytes
+from .ensemble import Ensemble
 from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .network import Network
 from .preprocessing import BOOLEAN_WORDS, TablePreprocessor
@@ -76,9 +80,10 @@ def to_onnx(model: Any, path: str | os.PathLike | None = None, *, dtype: Any = n
 
     Parameters
     ----------
-    model : SavedModel or Network
+    model : SavedModel, Network or Ensemble
         What :func:`ninestep.load_model` returns (network, scalers, class
-        names), or a bare network (its forward pass only).
+        names), a bare network (its forward pass only), or an ensemble
+        (the members' mean and spread).
     path : str or path-like, optional
         Where to write the ``.onnx`` file, atomically (a temporary file in
         the same folder, fsync-ed, then moved over ``path``).
@@ -95,8 +100,9 @@ def to_onnx(model: Any, path: str | os.PathLike | None = None, *, dtype: Any = n
     onnx.ModelProto
         Input "X" (N, n_features), or one (N, 1) input per raw column for
         a model with a TablePreprocessor; outputs "y" (N, n_outputs) for
-        regression and bare networks, or "label" (N,) and "probabilities"
-        (N, n_classes) for classifiers (see the module docstring).
+        regression and bare networks, "y" and "y_std" for an ensemble, or
+        "label" (N,) and "probabilities" (N, n_classes) for classifiers
+        (see the module docstring).
 
     Raises
     ------
@@ -156,15 +162,17 @@ def to_onnx(model: Any, path: str | os.PathLike | None = None, *, dtype: Any = n
 # ---------------------------------------------------------------------- what the model holds
 def _parts(model: Any) -> dict[str, Any]:
     """The network, scalers and class names of a SavedModel or bare Network, each checked."""
-    if isinstance(model, Network):
-        return {"net": model, "x_scaler": None, "y_scaler": None, "classes": None, "table": None,
-                "feature_names": None, "target_names": None}
+    if isinstance(model, (Network, Ensemble)):
+        members = model.members if isinstance(model, Ensemble) else [model]
+        return {"net": members[0], "members": members, "x_scaler": None, "y_scaler": None, "classes": None,
+                "table": None, "feature_names": None, "target_names": None}
     net = getattr(model, "net", None)
     if not isinstance(net, Network):
-        raise TypeError(f"to_onnx needs a ninestep.Network or the SavedModel that ninestep.load_model "
-                        f"returns, got {type(model).__name__}.")
+        raise TypeError(f"to_onnx needs a ninestep.Network, an Ensemble or the SavedModel that "
+                        f"ninestep.load_model returns, got {type(model).__name__}.")
     parts = {k: getattr(model, k) for k in ("net", "x_scaler", "y_scaler", "classes", "feature_names",
                                              "target_names")}
+    parts["members"] = [net]
     tables = [k for k, v in vars(model).items() if type(v) is TablePreprocessor]
     parts["table"] = _table_parts(model, tables, parts)
     extra = sorted(k for k, v in vars(model).items() if k not in _KNOWN_PARTS and k not in tables
@@ -275,18 +283,16 @@ class _Graph:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    def prediction(self, net: Network, x_scaler, y_scaler, classes, table, **_) -> list[tuple[str, int, list[int]]]:
+    def prediction(self, net: Network, members: list[Network], x_scaler, y_scaler, classes, table,
+                   **_) -> list[tuple[str, int, list[int]]]:
         """Add every step of the prediction; return the outputs as (name, element type, shape without N)."""
         A = self.table(table, net.n_inputs) if table is not None else self.input("X", self.elem, net.n_inputs)
         if x_scaler is not None:  # (X - mean) / scale, the order StandardScaler.transform uses
             A = self.node("Sub", [A, self.constant("x_mean", x_scaler.mean_, "the input scaler's mean")], "X_centred")
             A = self.node("Div", [A, self.constant("x_scale", x_scaler.scale_, "the input scaler's scale")], "A0")
-        for l, layer in enumerate(net.layers, start=1):
-            if not (np.isfinite(layer.W).all() and np.isfinite(layer.b).all()):
-                raise ValueError(f"layer {l}'s weights hold NaN or infinity; there is nothing sensible to export.")
-            W = self.constant(f"W{l}", layer.W, f"layer {l}'s W")
-            b = self.constant(f"b{l}", layer.b, f"layer {l}'s b")
-            A = self.activation(self.node("Gemm", [A, W, b], f"Z{l}"), layer.activation, l)
+        if len(members) > 1:
+            return self.ensemble(A, members)
+        A = self.layers(A, net)
         if classes is not None:
             return self.classifier(A, net, classes)
         if y_scaler is not None:  # Z * scale + mean, as StandardScaler.inverse_transform
@@ -294,6 +300,30 @@ class _Graph:
             A = self.node("Add", [A, self.constant("y_mean", y_scaler.mean_, "the target scaler's mean")], "y_raw")
         self.node("Identity", [A], "y")
         return [("y", self.elem, [net.n_outputs])]
+
+    def layers(self, A: str, net: Network, prefix: str = "") -> str:
+        """``Z^l = A^{l-1} W^l + b^l`` and ``A^l = sigma_l(Z^l)`` for every layer; returns the output's name."""
+        for l, layer in enumerate(net.layers, start=1):
+            where = f"{prefix}layer {l}"
+            if not (np.isfinite(layer.W).all() and np.isfinite(layer.b).all()):
+                raise ValueError(f"{where}'s weights hold NaN or infinity; there is nothing sensible to export.")
+            W = self.constant(f"{prefix}W{l}", layer.W, f"{where}'s W")
+            b = self.constant(f"{prefix}b{l}", layer.b, f"{where}'s b")
+            A = self.activation(self.node("Gemm", [A, W, b], f"{prefix}Z{l}"), layer.activation, l, prefix)
+        return A
+
+    def ensemble(self, A: str, members: list[Network]) -> list[tuple[str, int, list[int]]]:
+        """Ensemble.predict: the members' mean as "y", and their spread (std, ddof=0) as "y_std"."""
+        # Sum, then divide by K, as NumPy's mean does (onnxruntime's Mean has no float64 kernel)
+        K = self.constant("K", np.array(float(len(members))), "the number of members")
+        outs = [self.layers(A, net, f"member {k} ") for k, net in enumerate(members)]
+        mean = self.node("Div", [self.node("Sum", outs, "members_sum"), K], "y")
+        squares = [self.node("Mul", [d, d], f"{d}^2")
+                   for d in (self.node("Sub", [y, mean], f"member {k} deviation") for k, y in enumerate(outs))]
+        variance = self.node("Div", [self.node("Sum", squares, "squares_sum"), K], "variance")
+        self.node("Sqrt", [variance], "y_std")
+        width = [members[0].n_outputs]
+        return [("y", self.elem, width), ("y_std", self.elem, width)]
 
     def table(self, table: TablePreprocessor, width: int) -> str:
         """``TablePreprocessor.transform`` in the graph: one input per raw column, imputed, encoded, scaled.
@@ -360,24 +390,24 @@ class _Graph:
         return self.node("LabelEncoder", [text], output, domain="ai.onnx.ml", keys_strings=keys,
                          values_int64s=[int(table[k]) for k in keys], default_int64=default)
 
-    def activation(self, Z: str, act, l: int) -> str:
-        kind = type(act)
+    def activation(self, Z: str, act, l: int, prefix: str = "") -> str:
+        kind, A = type(act), f"{prefix}A{l}"
         if kind in _ELEMENTWISE:
             op = _ELEMENTWISE[kind]
-            return Z if op is None else self.node(op, [Z], f"A{l}")
+            return Z if op is None else self.node(op, [Z], A)
         if kind is Softmax:
-            return self.node("Softmax", [Z], f"A{l}", axis=1)
+            return self.node("Softmax", [Z], A, axis=1)
         if kind is LeakyReLU:
             if self.dtype == np.float32:  # LeakyRelu's alpha attribute is a float32: exact here only
-                return self.node("LeakyRelu", [Z], f"A{l}", alpha=act.slope)
+                return self.node("LeakyRelu", [Z], A, alpha=act.slope)
             # In float64 the float32 alpha would be off by ~1e-9 relative, so spell out
             # np.where(Z > 0, Z, Z * slope) with the slope as a float64 constant.
-            slope = self.constant(f"slope{l}", np.array(act.slope), f"layer {l}'s leaky_relu slope")
-            zero = self.constant(f"zero{l}", np.array(0.0), "zero")
-            positive = self.node("Greater", [Z, zero], f"Z{l}_positive")
-            leaked = self.node("Mul", [Z, slope], f"Z{l}_leaked")
-            return self.node("Where", [positive, Z, leaked], f"A{l}")
-        raise ValueError(f"layer {l}'s activation {getattr(act, 'name', '')!r} ({kind.__name__}) cannot be exported "
+            slope = self.constant(f"{prefix}slope{l}", np.array(act.slope), f"{prefix}layer {l}'s leaky_relu slope")
+            zero = self.constant(f"{prefix}zero{l}", np.array(0.0), "zero")
+            positive = self.node("Greater", [Z, zero], f"{Z}_positive")
+            leaked = self.node("Mul", [Z, slope], f"{Z}_leaked")
+            return self.node("Where", [positive, Z, leaked], A)
+        raise ValueError(f"{prefix}layer {l}'s activation {getattr(act, 'name', '')!r} ({kind.__name__}) cannot be exported "
                          "to ONNX; exportable: relu, leaky_relu, sigmoid, tanh, linear, softmax.")
 
     def classifier(self, A: str, net: Network, classes: list) -> list[tuple[str, int, list[int]]]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 
-from .. import load_model
+from .. import load, load_model
+from ..ensemble import Ensemble
 from ..onnx_export import DEFAULT_OPSET, to_onnx
 from ._common import EXIT_OK, Out, print_json
 
@@ -19,7 +20,7 @@ def register(sub, common) -> None:
                         description="Write a model file as an ONNX graph that takes raw features (input "
                                     "scaling, every layer, output scaling or class labels inside). Needs the "
                                     "onnx package: pip install 'ninestep[onnx]'.")
-    ex.add_argument("--model", required=True, help="model file written by 'ninestep train'")
+    ex.add_argument("--model", required=True, help="model file written by 'ninestep train' (or an ensemble's file)")
     ex.add_argument("--format", default="onnx", choices=["onnx"], help="output format (default onnx)")
     ex.add_argument("--out", required=True, help="file to write, e.g. model.onnx")
     ex.add_argument("--dtype", default="float32", choices=["float32", "float64"],
@@ -39,17 +40,20 @@ def _shape(value) -> str:
 
 
 def run(args, out: Out) -> int:
-    model = load_model(args.model)
+    model = load(args.model)
+    if not isinstance(model, Ensemble):  # load_model keeps the names that load drops for a bare network
+        model = load_model(args.model)
+    names, classes = getattr(model, "feature_names", None), getattr(model, "classes", None)
     proto = to_onnx(model, args.out, dtype=args.dtype, opset=args.opset)
     inputs = [(v.name, _shape(v)) for v in proto.graph.input]
     outputs = [(v.name, _shape(v)) for v in proto.graph.output]
     ops = [node.op_type for node in proto.graph.node]
     out(f"wrote {args.out}: ONNX opset {args.opset}, {args.dtype}, {os.path.getsize(args.out):,} bytes")
-    named = inputs[0][0] == "X" and model.feature_names  # one matrix: say which column is which
+    named = inputs[0][0] == "X" and names  # one matrix: say which column is which
     out(("inputs:  " if len(inputs) > 1 else "input:   ") + ", ".join(f"{name} {shape}" for name, shape in inputs)
-        + (f", columns {', '.join(model.feature_names)}" if named else ""))
+        + (f", columns {', '.join(names)}" if named else ""))
     out("outputs: " + ", ".join(f"{name} {shape}" for name, shape in outputs)
-        + (f"; classes {', '.join(map(str, model.classes))}" if model.classes is not None else ""))
+        + (f"; classes {', '.join(map(str, classes))}" if classes is not None else ""))
     out(f"graph:   {' -> '.join(ops)}")
     if out.as_json:
         print_json({"out": args.out, "format": args.format, "opset": args.opset, "dtype": args.dtype,
