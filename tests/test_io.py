@@ -550,3 +550,26 @@ def test_newer_version_is_named_even_when_its_arrays_are_unreadable_to_us(model_
     members["W0"] = _npy_bytes(np.zeros(3, dtype="U4"))  # say a future version stored names here
     with pytest.raises(ModelFileError, match="newer ninestep"):
         ns.load(_write_zip(tmp_path / "future.npz", members))
+
+
+def test_load_returns_what_predicts_from_raw_inputs(tmp_path):
+    # A file with scalers gives the SavedModel (raw inputs in, original units out), never the bare
+    # network, whose predict would expect standardised inputs and silently answer wrong.
+    X, y = ns.make_arithmetic(500, seed=0)
+    xs, ys = ns.StandardScaler().fit(X), ns.StandardScaler().fit(y)
+    net = ns.Network([2, 16, 3], seed=0)
+    net.fit(xs.transform(X), ys.transform(y), optimizer=ns.Adam(0.01), epochs=60, batch_size=32, seed=0, tol=1e9)
+    ns.save_model(tmp_path / "model.npz", net, x_scaler=xs, y_scaler=ys)
+    loaded = ns.load(tmp_path / "model.npz")
+    assert isinstance(loaded, ns.SavedModel)
+    np.testing.assert_allclose(loaded.predict([[30, 70]]), ns.load_model(tmp_path / "model.npz").predict([[30, 70]]))
+    assert abs(loaded.predict([[30, 70]])[0, 0] - 100) < 5
+    net.save(tmp_path / "bare.npz")
+    assert isinstance(ns.load(tmp_path / "bare.npz"), ns.Network)
+
+
+def test_a_weight_array_of_the_wrong_dtype_is_refused(tmp_path, model_file):
+    src, _, _ = model_file
+    bad = _with_array(src, tmp_path / "int.npz", "W0", np.zeros((3, 5), dtype=np.int64))
+    with pytest.raises(ModelFileError, match="'W0' has dtype int64"):
+        ns.load(bad)

@@ -120,3 +120,8 @@ def test_loss_report_with_cross_entropy_and_a_perfect_fit():
     Xe = np.array([[0.0], [1.0]])
     report = ns.loss_report(exact, (Xe, 2 * Xe[:, 0] + 1), (Xe, np.zeros(2)))
     assert report["train_loss"] == 0.0 and report["ratio"] == float("inf")
+
+
+def test_accuracy_says_what_to_pass_for_probability_rows():
+    with pytest.raises(ValueError, match=r"probabilities.*predict_classes\(X\).*argmax"):
+        ns.accuracy([0, 1, 2], np.eye(3))

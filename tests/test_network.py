@@ -382,3 +382,22 @@ def test_copies_keep_layers_as_views_of_their_own_params(how):
     other.params[...] = 0.0  # what an optimiser step does
     assert all(np.all(layer.W == 0) and np.all(layer.b == 0) for layer in other.layers)
     assert np.any(net.layers[0].W != 0)  # the original is untouched
+
+
+def test_a_classifier_gives_probabilities_and_classes_by_name():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 2))
+    soft = ns.Network([2, 4, 3], output_activation="softmax", seed=0)
+    P = soft.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(soft.predict_classes(X), P.argmax(axis=1))
+    one = ns.Network([2, 4, 1], output_activation="sigmoid", seed=0)
+    p = one.forward(X)[:, 0]
+    np.testing.assert_allclose(one.predict_proba(X), np.column_stack([1 - p, p]))
+    np.testing.assert_array_equal(one.predict_classes(X), (p > 0.5).astype(int))
+    labels = ns.Network([2, 4, 3], output_activation="sigmoid", seed=0)
+    assert labels.predict_classes(X).shape == (6, 3)
+    y = soft.predict_classes(X)
+    assert ns.accuracy(y, soft.predict_classes(X)) == 1.0
+    with pytest.raises(ValueError, match="predict_proba needs a classifier.*'linear'"):
+        ns.Network([2, 3, 1], seed=0).predict_classes(X)

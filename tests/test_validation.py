@@ -216,8 +216,9 @@ def test_valid_but_unusual_inputs_are_accepted():
     # soft (probability) targets are allowed for the classification losses
     _bin().fit(X4, [0.1, 0.9, 0.5, 0.0], loss="binary_cross_entropy", epochs=1, tol=1e9)
     _clf(2).fit(X4, [[0.2, 0.8], [1, 0], [0.5, 0.5], [0, 1]], loss="cross_entropy", epochs=1, tol=1e9)
-    # a class missing from the training labels is not an error (it may be rare)
-    _clf(3).fit(X4, [0, 1, 0, 1], loss="cross_entropy", epochs=1, tol=1e9)
+    # a class missing from the training labels is not an error (it may be rare), but it is said
+    with pytest.warns(UserWarning, match="3 softmax outputs but the training labels never use class 2"):
+        _clf(3).fit(X4, [0, 1, 0, 1], loss="cross_entropy", epochs=1, tol=1e9)
 
 
 def test_check_array_reports_the_count_of_bad_values():
@@ -300,3 +301,9 @@ def test_robustness_doc_names_only_tests_that_exist():
                 assert fnmatch.filter(ids, pattern), f"no validation case matches {token}"
                 cited += 1
     assert cited > 60
+
+
+def test_dates_are_refused_with_what_to_do():
+    days = np.array([["2020-01-01", "2020-01-02"]], dtype="datetime64[D]")
+    with pytest.raises(TypeError, match=r"dates or durations \(datetime64\[D\]\).*days since a start date"):
+        ns.Network([2, 3, 1], seed=0).forward(days)

@@ -133,6 +133,9 @@ def check_array(
                 raise TypeError(f"{name} must be an array of numbers, got {type(X).__name__}.")
     elif arr.dtype.kind == "c":
         raise TypeError(f"{name} has complex values; ninestep works with real numbers only.")
+    elif arr.dtype.kind in "Mm":  # NumPy would silently turn dates into counts of its own unit
+        raise TypeError(f"{name} holds dates or durations ({arr.dtype}); turn them into numbers that mean "
+                        "something first, e.g. days since a start date: (d - d.min()) / np.timedelta64(1, 'D').")
     if arr.ndim not in allowed:
         if arr.ndim == 1 and 2 in allowed:
             raise ValueError(

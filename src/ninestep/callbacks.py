@@ -220,7 +220,7 @@ class DivergenceGuard(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         trainer = self.trainer
-        if not np.isfinite(trainer.net.params).all():
+        if not (np.isfinite(trainer.net.params).all() and math.isfinite(logs["loss"])):
             # The epoch's last step overflowed the weights (a huge lr): no later batch of this
             # epoch would notice, and the next epoch's copy must be finite.
             restored = self._restore()

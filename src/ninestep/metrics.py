@@ -67,6 +67,9 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     """Fraction of labels predicted exactly (labels may be numbers or strings)."""
     t = np.asarray(y_true)
     p = np.asarray(y_pred)
+    if t.ndim == 1 and p.ndim == 2 and p.shape[0] == t.shape[0]:
+        raise ValueError(f"y_pred has shape {p.shape}: rows of probabilities (or one-hot rows), not labels. "
+                         "Pass class labels: net.predict_classes(X), or y_pred.argmax(axis=1).")
     if t.shape != p.shape or t.ndim != 1:
         raise ValueError(f"y_true and y_pred must be 1-D label arrays of the same length, got {t.shape} and {p.shape}.")
     if t.size == 0:
@@ -81,6 +84,9 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Any = None) -> tuple[np.n
     """
     t = np.asarray(y_true)
     p = np.asarray(y_pred)
+    if t.ndim == 1 and p.ndim == 2 and p.shape[0] == t.shape[0]:
+        raise ValueError(f"y_pred has shape {p.shape}: rows of probabilities (or one-hot rows), not labels. "
+                         "Pass class labels: net.predict_classes(X), or y_pred.argmax(axis=1).")
     if t.shape != p.shape or t.ndim != 1:
         raise ValueError(f"y_true and y_pred must be 1-D label arrays of the same length, got {t.shape} and {p.shape}.")
     if t.size == 0:

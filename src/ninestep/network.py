@@ -247,8 +247,31 @@ class Network:
         return Z, A
 
     def predict(self, X: Any) -> np.ndarray:
-        """The network's output for ``X``, as :meth:`forward` gives it."""
+        """The network's output for ``X``, as :meth:`forward` gives it (probabilities for a classifier)."""
         return self.forward(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, one column per class: a softmax output's rows, or ``[1 - p, p]`` for one sigmoid.
+
+        A network with several sigmoid outputs (one yes/no label each)
+        gives each label's probability, shape (n_samples, n_outputs).
+        """
+        if self.output_activation not in ("softmax", "sigmoid"):
+            raise ValueError(f"predict_proba needs a classifier: a softmax or sigmoid output layer, but this "
+                             f"network's output is {self.output_activation!r} (a regression network; use predict).")
+        P = self.forward(X)
+        return np.column_stack([1 - P[:, 0], P[:, 0]]) if P.shape[1] == 1 else P
+
+    def predict_classes(self, X: Any) -> np.ndarray:
+        """Class labels 0..k-1: the most probable class of a softmax (or one-sigmoid) output.
+
+        Several sigmoid outputs give a 0/1 matrix, one column per label.
+        ``ns.accuracy(y, net.predict_classes(X))`` is then the accuracy.
+        """
+        P = self.predict_proba(X)
+        if self.output_activation == "sigmoid" and self.n_outputs > 1:
+            return (P > 0.5).astype(np.int64)
+        return P.argmax(axis=1)
 
     # ------------------------------------------------------------------ step 7
     def backward(self, Z: list[np.ndarray], A: list[np.ndarray], dZ: np.ndarray,

@@ -197,6 +197,11 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
         raise TypeError(f"optimizer must be ninestep.SGD or ninestep.Adam, got {optimizer!r}.")
     if loss_fn.name in ("cross_entropy", "binary_cross_entropy"):
         _check_two_classes(Y, loss_fn.name)
+    if loss_fn.name == "cross_entropy":
+        _warn_about_unused_outputs(Y)
+    if alpha and not np.isfinite(net.l2_penalty(alpha, batch_size) * n):
+        raise ValueError(f"alpha={alpha:g} is far too large: the L2 penalty alpha / (2 n) ||W||^2 alone overflows "
+                         f"{net.dtype.name}. Typical values are 1e-5 to 10.")
     if batch_size >= n:
         # The same targets every epoch: store them samples-contiguous once, like the fast path's
         # scratch arrays, so that the loss's A - Y runs along memory in both.
@@ -223,7 +228,8 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
 
     with _training(net):
         _loop(trainer, everything, resumed, stateful)
-    if not history.stopped_early and history.epochs >= 2:
+    ran_out = not trainer.stop_training and history.epochs == epochs  # not stopped by a callback
+    if ran_out and history.epochs >= 2:
         _warn_if_still_improving(history, tol)
     return history
 
@@ -299,6 +305,17 @@ def _check_two_classes(Y: np.ndarray, loss: str) -> None:
         raise ValueError(
             f"y holds only one class (every target is {which}); a classifier needs examples of at least "
             "two classes. Check the labels, or split with train_test_split(..., stratify=y).")
+
+
+def _warn_about_unused_outputs(Y: np.ndarray) -> None:
+    """A softmax output that no training label uses is a class the network can only learn to avoid."""
+    unused = np.flatnonzero(Y.max(axis=0) == 0)
+    if unused.size:
+        warnings.warn(
+            f"The network has {Y.shape[1]} softmax outputs but the training labels never use "
+            f"{'class' if unused.size == 1 else 'classes'} {', '.join(map(str, unused.tolist()))}; "
+            f"build the network with as many outputs as there are classes (labels 0..k-1), or check the labels.",
+            UserWarning, stacklevel=stacklevel_outside_ninestep())
 
 
 def _warn_if_still_improving(history: History, tol: float) -> None:
