@@ -15,6 +15,11 @@ because an output near zero is the difference of terms of the column's
 size: the round-off of that sum is relative to those terms, not to the
 small result, so a pure relative test near zero would measure the
 cancellation, not the export. Class labels must be identical.
+
+The same holds for a model with a TablePreprocessor (one input per raw
+column of a messy table) and for an Ensemble (the members' mean and spread).
+Run as a script, this module prints the worst errors over the agreement
+tests' models.
 """
 
 import os
