@@ -111,7 +111,7 @@ class Stack:
         self.dtype = params.dtype
         self.Wb = self.layer_views(params)                  # [W^l; b^l]: (K, N_{l-1} + 1, N_l)
         self.W = [Wb[:, :-1, :] for Wb in self.Wb]          # W^l: (K, N_{l-1}, N_l)
-        self.WbT = [Wb.transpose(0, 2, 1) for Wb in self.Wb]  # [W^l; b^l]^T, what the samples-contiguous forward multiplies by
+        self.WbT = [Wb.transpose(0, 2, 1) for Wb in self.Wb]  # [W^l; b^l]^T: what the forward multiplies by
         self.grad = np.empty_like(params)
         self.dWb = self.layer_views(self.grad)
         self._work: dict[int, _Scratch] = {}
@@ -411,83 +411,97 @@ def train(stack: Stack, opt, X: np.ndarray, Y: np.ndarray, settings: Settings, r
                 params = best_params[j].copy()   # early stopping: the best validation weights
             outcomes[int(ids[j])] = Outcome(params, histories[j], _opt_row(opt, i), reason.get(j))
 
-    for epoch in range(settings.epochs):
-        lr0 = [settings.lr0[ids[j]] for j in rows]
-        lr_values = lr0 if settings.lr_schedule is None else [settings.lr_schedule(epoch, v) for v in lr0]
-        lr = member_coef(lr_values, stack.dtype)
-        alpha = member_coef([settings.alpha[ids[j]] for j in rows], stack.dtype)
-        snapshot, opt_snapshot = stack.params.copy(), opt.state()   # what a diverging member goes back to
-        order = rng.permutation(n) if settings.shuffle and not full_batch else None
-        total = np.zeros(stack.K)
-        bad = np.zeros(stack.K, dtype=bool)
-        for s in batches:
-            size = s.stop - s.start
-            work = stack._scratch(size)
-            if order is not None:
-                # Gather the batch's columns straight into the step's arrays: no copy of the data set.
-                XT.take(order[s], axis=1, out=work.XT[:-1], mode="clip")
-                YT.take(order[s], axis=1, out=work.YT, mode="clip")
-            elif not (full_batch and loaded):
-                work.XT[:-1], work.YT[...] = XT[:, s], YT[:, s]
-                loaded = True
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    def coefficients() -> tuple[list[float], float | np.ndarray]:
+        """The members' initial learning rates and their alpha, for the members in the arrays now."""
+        return ([settings.lr0[ids[j]] for j in rows],
+                member_coef([settings.alpha[ids[j]] for j in rows], stack.dtype))
+
+    lr0, alpha = coefficients()
+    lr_values, lr = lr0, member_coef(lr0, stack.dtype)
+    snapshot = np.empty_like(stack.params)
+    # NaN and infinity are expected here (a diverging member) and handled below, member by member.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(settings.epochs):
+            if settings.lr_schedule is not None:
+                lr_values = [settings.lr_schedule(epoch, v) for v in lr0]
+                lr = member_coef(lr_values, stack.dtype)
+            np.copyto(snapshot, stack.params)    # what a diverging member goes back to
+            opt_snapshot = opt.state()
+            order = rng.permutation(n) if settings.shuffle and not full_batch else None
+            total = np.zeros(stack.K)
+            bad = np.zeros(stack.K, dtype=bool)
+            for s in batches:
+                size = s.stop - s.start
+                work = stack._scratch(size)
+                if order is not None:
+                    # Gather the batch's columns straight into the step's arrays: no copy of the data set.
+                    XT.take(order[s], axis=1, out=work.XT[:-1], mode="clip")
+                    YT.take(order[s], axis=1, out=work.YT, mode="clip")
+                elif not (full_batch and loaded):
+                    work.XT[:-1], work.YT[...] = XT[:, s], YT[:, s]
+                    loaded = True
                 values = stack.loss_and_grad(work, settings.loss, alpha)
-            if first_step:  # before any update a non-finite loss is the data's fault, not the lr's
-                broken = ~(np.isfinite(values) & np.isfinite(stack.grad).all(axis=1))
-                if broken.any():
-                    raise overflow_error(f"the loss or its gradient before the first update (member "
-                                         f"{int(ids[rows[int(np.argmax(broken))]])})",
-                                         work.XT[:-1].T, work.YT.T)
-                first_step = False
-            bad |= ~np.isfinite(values)
-            with np.errstate(over="ignore", invalid="ignore"):
+                if first_step:  # before any update a non-finite loss is the data's fault, not the lr's
+                    broken = ~(np.isfinite(values) & np.isfinite(stack.grad).all(axis=1))
+                    if broken.any():
+                        raise overflow_error(f"the loss or its gradient before the first update (member "
+                                             f"{int(ids[rows[int(np.argmax(broken))]])})",
+                                             work.XT[:-1].T, work.YT.T)
+                    first_step = False
+                bad |= ~np.isfinite(values)
                 opt.step(stack.params, stack.grad, lr)
-            total += values * size
-        bad |= ~np.isfinite(stack.params).all(axis=1)
-        reason: dict[int, str] = {}
-        for i in np.flatnonzero(bad):
-            reason[rows[i]] = (f"member {int(ids[rows[i]])} diverged in epoch {epoch + 1} with lr={lr_values[i]:g}: "
-                               "its loss or weights became NaN or infinite; its weights and optimiser state "
-                               "went back to the start of that epoch. Try a smaller learning rate.")
-        for i in np.flatnonzero(~bad):
-            histories[rows[i]].loss.append(float(total[i] / n))
-            histories[rows[i]].lr.append(float(lr_values[i]))
-        if settings.validation is not None:
-            val = validation_loss(stack, *settings.validation, settings.loss)
-            for i in np.flatnonzero(~bad & ~np.isfinite(val)):
-                bad[i] = True
-                histories[rows[i]].loss.pop()
-                histories[rows[i]].lr.pop()
-                reason[rows[i]] = (f"member {int(ids[rows[i]])}: the validation loss became {val[i]} in epoch "
-                                   f"{epoch + 1} with lr={lr_values[i]:g}; its weights and optimiser state went "
-                                   "back to the start of that epoch. Try a smaller learning rate.")
-            for i in np.flatnonzero(~bad):
-                j = rows[i]
-                histories[j].val_loss.append(float(val[i]))
-                if val[i] < best_val[j] - settings.min_delta:
-                    best_val[j], wait[j], histories[j].best_epoch = val[i], 0, epoch
-                    if best_params is not None:
-                        best_params[j], has_best[j] = stack.params[i], True
-                else:
-                    wait[j] += 1
-        if bad.any():
-            stack.params[bad] = snapshot[bad]
-            opt.restore(opt_snapshot, bad)
-        stopped = bad.copy()
-        if settings.patience is not None:
-            for i in np.flatnonzero(~bad & (wait[rows] >= settings.patience)):
-                histories[rows[i]].stopped_early = True
-                stopped[i] = True
-        if settings.callback is not None:
-            with settings.lock:
-                settings.callback(epoch, int(stack.K))
-        if stopped.any():   # drop them from the arrays: the others' bits do not depend on them
-            finish(np.flatnonzero(stopped), reason)
-            keep = np.flatnonzero(~stopped)
-            rows = rows[keep]
-            if not keep.size:
-                break
-            stack, opt, loaded = stack.take(keep), opt.take(keep), False
+                total += values * size
+            bad |= ~np.isfinite(stack.params).all(axis=1)
+            reason: dict[int, str] = {}
+            if bad.any():
+                for i in np.flatnonzero(bad):
+                    reason[rows[i]] = (f"member {int(ids[rows[i]])} diverged in epoch {epoch + 1} with "
+                                       f"lr={lr_values[i]:g}: its loss or weights became NaN or infinite; its weights "
+                                       "and optimiser state went back to the start of that epoch. Try a smaller "
+                                       "learning rate.")
+            for i, (j, value) in enumerate(zip(rows, (total / n).tolist())):
+                if not bad[i]:
+                    histories[j].loss.append(value)
+                    histories[j].lr.append(float(lr_values[i]))
+            if settings.validation is not None:
+                val = validation_loss(stack, *settings.validation, settings.loss)
+                for i in np.flatnonzero(~bad & ~np.isfinite(val)):
+                    bad[i] = True
+                    histories[rows[i]].loss.pop()
+                    histories[rows[i]].lr.pop()
+                    reason[rows[i]] = (f"member {int(ids[rows[i]])}: the validation loss became {val[i]} in epoch "
+                                       f"{epoch + 1} with lr={lr_values[i]:g}; its weights and optimiser state went "
+                                       "back to the start of that epoch. Try a smaller learning rate.")
+                for i in np.flatnonzero(~bad):
+                    j = rows[i]
+                    histories[j].val_loss.append(float(val[i]))
+                    if val[i] < best_val[j] - settings.min_delta:
+                        best_val[j], wait[j], histories[j].best_epoch = val[i], 0, epoch
+                        if best_params is not None:
+                            best_params[j], has_best[j] = stack.params[i], True
+                    else:
+                        wait[j] += 1
+            if bad.any():
+                stack.params[bad] = snapshot[bad]
+                opt.restore(opt_snapshot, bad)
+            stopped = bad.copy()
+            if settings.patience is not None:
+                for i in np.flatnonzero(~bad & (wait[rows] >= settings.patience)):
+                    histories[rows[i]].stopped_early = True
+                    stopped[i] = True
+            if settings.callback is not None:
+                with settings.lock:
+                    settings.callback(epoch, int(stack.K))
+            if stopped.any():   # drop them from the arrays: the others' bits do not depend on them
+                finish(np.flatnonzero(stopped), reason)
+                keep = np.flatnonzero(~stopped)
+                rows = rows[keep]
+                if not keep.size:
+                    break
+                stack, opt, loaded = stack.take(keep), opt.take(keep), False
+                lr0, alpha = coefficients()
+                lr_values, lr = [lr_values[i] for i in keep], _rows(lr, keep)
+                snapshot = np.empty_like(stack.params)
     finish(np.arange(len(rows)), {})
     return outcomes
 
