@@ -135,6 +135,22 @@ def test_resume_refuses_a_run_json_with_infinity(capsys, tmp_path):
     assert code == 1 and "not valid JSON (Infinity is not a JSON number)" in one_line_error(err)
 
 
+def test_resume_checks_the_saved_settings(capsys, keep):
+    record = strict_json(keep / "run.json")
+    record.update(finished=False, status="interrupted", lr=-1)
+    (keep / "run.json").write_text(json.dumps(record))
+    before = snapshot(keep)
+    code, _, err = run(capsys, "train", "--resume", keep)
+    assert code == 1 and "holds invalid settings (--lr must be > 0, got -1.)" in one_line_error(err)
+    assert snapshot(keep) == before
+
+
+def test_out_that_is_a_file_is_a_usage_error(capsys, tmp_path):
+    (tmp_path / "f").write_text("mine")
+    code, _, err = run(capsys, "train", *QUICK, "--out", tmp_path / "f")
+    assert code == 2 and "--out" in one_line_error(err) and (tmp_path / "f").read_text() == "mine"
+
+
 # ---------------------------------------------------------------------- one run per folder
 def _command(*argv):
     return [sys.executable, "-m", "ninestep", *map(str, argv)]
@@ -177,6 +193,16 @@ def test_a_stale_lock_is_taken_over(capsys, tmp_path):
                                            "started": "2026-01-01T00:00:00"}))
     assert run(capsys, "train", *QUICK, "--out", out)[0] == 0
     assert strict_json(out / "run.json")["status"] == "finished" and not (out / ".lock").exists()
+
+
+def test_a_link_planted_at_the_lock_is_refused(capsys, tmp_path):
+    out, victim = tmp_path / "r", tmp_path / "victim.txt"
+    out.mkdir()
+    victim.write_text("precious")
+    (out / ".lock").symlink_to(victim)
+    code, _, err = run(capsys, "train", *QUICK, "--out", out)
+    assert code == 1 and ".lock" in one_line_error(err)
+    assert victim.read_text() == "precious" and os.listdir(out) == [".lock"]
 
 
 # ---------------------------------------------------------------------- how files are written

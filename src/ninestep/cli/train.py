@@ -118,27 +118,32 @@ def _option(key: str) -> str:
 
 
 # ---------------------------------------------------------------------- checks (nothing is touched yet)
+#: The numeric settings: (name, whole number?, may be absent?, test, what the test asks for).
+_RANGES = [
+    ("lr", False, False, lambda v: v > 0, "> 0"),
+    ("momentum", False, False, lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("alpha", False, False, lambda v: v >= 0, ">= 0"),
+    ("test_size", False, False, lambda v: 0 < v < 1, "in (0, 1)"),
+    ("val_size", False, False, lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("seed", True, False, lambda v: v >= 0, ">= 0 (a seed for numpy.random.SeedSequence)"),
+    ("n_samples", True, True, lambda v: v >= 1, ">= 1"),
+    ("epochs", True, True, lambda v: v >= 0, ">= 0"),
+    ("batch_size", True, False, lambda v: v >= 0, ">= 0 (0 = full batch)"),
+    ("patience", True, False, lambda v: v >= 0, ">= 0 (0 = off)"),
+]
+
+
 def _check(cfg: dict) -> None:
     """Every setting of a run, checked; a UsageError names the option. Used for new runs and run.json."""
-    def ok(key, good, what, kind=float, optional=False):
+    if not isinstance(cfg.get("data"), str):
+        raise UsageError(f"--data must be a data set name or a CSV file, got {cfg.get('data')!r}.")
+    for key, whole, optional, good, what in _RANGES:
         value = cfg.get(key)
-        if value is None and optional:
-            return
-        if (isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int)
-                or (kind is float and not math.isfinite(value)) or not good(value)):
+        if (value is None and optional) or (key == "patience" and value == "auto"):
+            continue
+        number_ok = (isinstance(value, int) if whole else isinstance(value, (int, float)) and math.isfinite(value))
+        if isinstance(value, bool) or not number_ok or not good(value):
             raise UsageError(f"{_option(key)} must be {what}, got {value!r}.")
-
-    ok("lr", lambda v: v > 0, "> 0")
-    ok("momentum", lambda v: 0 <= v < 1, "in [0, 1)")
-    ok("alpha", lambda v: v >= 0, ">= 0")
-    ok("test_size", lambda v: 0 < v < 1, "in (0, 1)")
-    ok("val_size", lambda v: 0 <= v < 1, "in [0, 1)")
-    ok("seed", lambda v: v >= 0, ">= 0 (a seed for numpy.random.SeedSequence)", kind=int)
-    ok("n_samples", lambda v: v >= 1, ">= 1", kind=int, optional=True)
-    ok("epochs", lambda v: v >= 0, ">= 0", kind=int, optional=True)
-    ok("batch_size", lambda v: v >= 0, ">= 0 (0 = full batch)", kind=int)
-    if cfg.get("patience") != "auto":
-        ok("patience", lambda v: v >= 0, ">= 0 (0 = off)", kind=int)
     if cfg["patience"] and cfg["val_size"] == 0:
         raise UsageError("early stopping (--patience) needs a validation set; give --val-size > 0 or --patience 0.")
     if cfg.get("nesterov") and (cfg["optimizer"] != "sgd" or not cfg["momentum"] > 0):
@@ -147,8 +152,8 @@ def _check(cfg: dict) -> None:
                          ("schedule", ("cosine", "constant")), ("dtype", ("float64", "float32")),
                          ("bias_init", ("zeros", "same")), ("init", (None, *INITIALIZERS)),
                          ("task", (None, "regression", "classification"))):
-        if cfg.get(key, DEFAULTS[key]) not in choices:
-            raise UsageError(f"{_option(key)} must be one of {', '.join(map(str, choices))}; got {cfg[key]!r}.")
+        if cfg.get(key) not in choices:
+            raise UsageError(f"{_option(key)} must be one of {', '.join(map(str, choices))}; got {cfg.get(key)!r}.")
     layers = cfg["layers"]
     if not isinstance(layers, list) or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in layers):
         raise UsageError(f"--layers must be widths >= 1, got {layers!r}.")
