@@ -247,3 +247,16 @@ def test_train_seeds_is_a_loop_over_seeds():
         history = net.fit(Xs, ys, optimizer=ns.SGD(lr=0.01), epochs=30, tol=1e9)
         assert close(ens.params[k], net.params, np.float64) < 1e-10
         assert close(result[k].loss, history.loss, np.float64) < 1e-10
+
+
+def test_a_tampered_ensemble_file_is_refused(tmp_path):
+    from ninestep.archive import write_archive
+
+    ens = Ensemble([2, 3, 1], n_members=2, seed=0)
+    meta, arrays = ens._to_archive()
+    write_archive(tmp_path / "extra.npz", meta, {**arrays, "evil": np.zeros(3)})
+    with pytest.raises(ns.ModelFileError, match="unexpected array 'evil'"):
+        ns.load(tmp_path / "extra.npz")
+    write_archive(tmp_path / "shape.npz", {**meta, "n_members": 3}, arrays)
+    with pytest.raises(ns.ModelFileError, match=r"'W0' should have shape \(3, 2, 3\)"):
+        ns.load(tmp_path / "shape.npz")

@@ -370,8 +370,9 @@ class Ensemble:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Ensemble":
         """Read an ensemble saved by :meth:`save`, safely (never unpickles); ModelFileError if it is not one."""
-        def expected(meta):
-            n_layers = len(meta.get("layer_sizes") or []) - 1
+        def expected(meta):  # the arrays the description explains; any other member is refused
+            sizes = meta.get("layer_sizes")
+            n_layers = len(sizes) - 1 if isinstance(sizes, list) else 0
             return lambda name: name in {f"{p}{i}" for p in "Wb" for i in range(max(n_layers, 0))}
 
         meta, arrays = read_archive(path, expected)
