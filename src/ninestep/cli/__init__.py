@@ -33,13 +33,13 @@ import traceback
 import warnings
 
 from .. import __version__
-from . import export, gradcheck, inspect, reproduce, train
+from . import export, gradcheck, inspect, playground, reproduce, sweep, train
 from ._common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Out, UsageError, show_warning
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: The command modules, in the order ``--help`` lists them.
-COMMANDS = [train, reproduce, inspect, gradcheck, export]
+COMMANDS = [train, reproduce, inspect, gradcheck, sweep, export, playground]
 
 
 class _Parser(argparse.ArgumentParser):
