@@ -113,6 +113,13 @@ def _fmt(value: float, integer: bool = False, digits: int = 6) -> str:
     return np.format_float_positional(value, precision=digits, unique=True, fractional=False, trim="-")
 
 
+def _fill_text(column: dict) -> str:
+    """A column's imputation value as a reader would write it: 82.5, 2014, 1, 'Paris'."""
+    if column["kind"] == "category":
+        return repr(column["fill"])
+    return _fmt(column["fill"], column.get("integer", True))
+
+
 def _count(n: int, noun: str) -> str:
     """``1 row``, ``3 rows``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -379,12 +386,12 @@ class TablePreprocessor:
             if cells.bad.any():
                 self.report_.append(f"column {name!r}: {int(cells.bad.sum())} cell(s) that are not numbers "
                                     f"({_cells_at(table, cells.bad, cells)}) treated as missing")
-            how = f"the median {_fmt(spec['fill'], spec['integer'])}"
+            how = f"the median {_fill_text(spec)}"
         elif kind == "bool":
             values = np.array([BOOLEAN_WORDS[cells.text[i].lower()] for i in np.flatnonzero(~gaps)])
             spec["fill"] = float(values.mean() >= 0.5)
             self.report_.append(f"column {name!r}: yes/no words -> 1/0")
-            how = f"the most frequent value {int(spec['fill'])}"
+            how = f"the most frequent value {_fill_text(spec)}"
         else:
             levels, counts = np.unique([cells.text[i] for i in np.flatnonzero(~gaps)], return_counts=True)
             if levels.size > self.max_levels or (cells.n_present >= 20 and 2 * levels.size > cells.n_present):
@@ -398,7 +405,7 @@ class TablePreprocessor:
             spec["fill"] = str(levels[int(np.argmax(counts))])  # ties: the first in sorted order
             self.report_.append(f"one-hot {name!r} -> {levels.size} columns ({', '.join(levels[:6].tolist())}"
                                 + (", ..." if levels.size > 6 else "") + ")")
-            how = f"the most frequent value {spec['fill']!r}"
+            how = f"the most frequent value {_fill_text(spec)}"
         if gaps.any():
             self.report_.append(f"imputed {_count(int(gaps.sum()), 'cell')} in {name!r} with {how}; added {name}_missing")
         return spec
@@ -473,7 +480,7 @@ class TablePreprocessor:
                 if bad.any() or not c["indicator"]:
                     warnings.warn(DataWarning(
                         f"{table.source}: column {c['name']!r}: {int(gaps.sum())} missing or unreadable cell(s) "
-                        f"({_cells_at(table, gaps, cells)}) filled with the training value {c['fill']!r}."),
+                        f"({_cells_at(table, gaps, cells)}) filled with the training value {_fill_text(c)}."),
                         stacklevel=3)
             if c["kind"] != "category":
                 block[gaps, 0] = c["fill"]
@@ -562,15 +569,11 @@ class TablePreprocessor:
         self._check_fitted()
         lines = []
         for c in self.columns_:
-            if c["kind"] == "number":
-                text = f"number, range [{_fmt(c['min'], c['integer'])}, {_fmt(c['max'], c['integer'])}]"
-                fill = _fmt(c["fill"], c["integer"])
-            elif c["kind"] == "bool":
-                text, fill = "yes/no -> 1/0", str(int(c["fill"]))
-            else:
-                text, fill = f"one-hot, {len(c['categories'])} categories", repr(c["fill"])
-            lines.append(f"{c['name']}: {text}" + (f"; gaps filled with {fill}, plus {c['name']}_missing"
-                                                   if c["indicator"] else f"; gaps filled with {fill}"))
+            text = {"number": f"number, range [{_fmt(c.get('min', 0), c.get('integer', False))}, "
+                              f"{_fmt(c.get('max', 0), c.get('integer', False))}]",
+                    "bool": "yes/no -> 1/0"}.get(c["kind"], f"one-hot, {len(c.get('categories', []))} categories")
+            lines.append(f"{c['name']}: {text}; gaps filled with {_fill_text(c)}"
+                         + (f", plus {c['name']}_missing" if c["indicator"] else ""))
         return lines
 
     def out_of_range(self, data) -> list[str]:
