@@ -1,5 +1,6 @@
 """ninestep.article: the notebook's draws, its gradient step, its loss figure and its printed figures."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -135,3 +136,44 @@ def test_100000_epochs_print_the_notebooks_first_figure():
     # By then the two units the notebook's run loses are dead: unit 0 of layer 2 (from epoch 326),
     # unit 3 of layer 2 (from epoch ~17,936).
     assert dead_units(run.net, run.X_train).as_list() == [(2, 0), (2, 3)]
+
+
+# ---------------------------------------------------------------------- ninestep reproduce
+def reproduce(capsys, *args):
+    from ninestep.cli import main
+    code = main(["reproduce", *args])
+    return code, capsys.readouterr().out
+
+
+def test_reproduce_prints_both_losses_the_diagnosis_and_the_fixes(capsys):
+    code, out = reproduce(capsys, "--epochs", "400", "--fix-epochs", "40", "--default-epochs", "2")
+    assert code == 0
+    assert "numpy.random.RandomState(42)" in out and article.NOTEBOOK_URL in out
+    assert "epoch       400   article's loss" in out and "MSE" in out  # every tenth of the run
+    assert "0.5 sqrt(e1^4 + e2^4 + e3^4)" in out  # the difference between the two, explained
+    # the unit that dies at epoch 326, dated to the check interval
+    assert "layer 2 unit 0: killed by a step: alive at epoch 320, dead from epoch 330 on" in out
+    for fix in ("zero biases", "wider hidden layers", "Adam", "default recipe of 'ninestep train'"):
+        assert fix in out
+
+
+def test_reproduce_json_holds_the_figures(capsys):
+    code, out = reproduce(capsys, "--epochs", "400", "--fix-epochs", "0", "--json")
+    result = json.loads(out[out.index("{"):])
+    assert code == 0 and result["article"]["n_params"] == 47 and result["article"]["epochs"] == 400
+    assert result["article"]["dead_units"] == [[2, 0]] and result["article"]["dead_since"] == {"layer 2 unit 0": 330}
+    assert len(result["article"]["printed"]) == 10 and result["fixes"] == {}
+
+
+def test_reproduce_names_bad_options(capsys):
+    from ninestep.cli import main
+    assert main(["reproduce", "--epochs", "0"]) == 2
+    assert "--epochs must be >= 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_reproduce_100000_epochs_prints_the_notebooks_0_3502(capsys):
+    code, out = reproduce(capsys, "--fix-epochs", "0")
+    assert code == 0
+    assert "epoch   100,000   article's loss 0.3502   MSE 0.4906   (notebook printed 0.3502)" in out
+    assert "2 of 8 hidden units dead (layer 1: none of 4; layer 2: units 0, 3 (2 of 4))" in out

@@ -84,6 +84,7 @@ def test_a_unit_that_revives_starts_its_dead_spell_over():
     tracker.on_epoch_end(2)  # 3 epochs done: not a check epoch
     tracker.on_epoch_end(3)  # 4 epochs done: dead again
     assert tracker.since[(1, 0)] == 4
+    assert tracker.killed_by((1, 0)) == "a step (alive at epoch 2, dead from epoch 4 on)"
     assert [epoch for epoch, _ in tracker.checks] == [0, 2, 4]
 
 

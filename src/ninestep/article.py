@@ -63,8 +63,9 @@ from .training import ConvergenceWarning
 if TYPE_CHECKING:
     from .callbacks import History
 
-__all__ = ["ARTICLE_CASES", "NOTEBOOK_URL", "NOTEBOOK", "LAYER_SIZES", "FIXES", "Setup", "Result",
-           "random_state", "make_data", "network", "setup", "train", "loss", "predict", "measure", "try_fix"]
+__all__ = ["ARTICLE_CASES", "NOTEBOOK_URL", "NOTEBOOK", "LAYER_SIZES", "FIXES", "Setup", "Result", "SeedResult",
+           "random_state", "make_data", "network", "setup", "train", "loss", "predict", "measure", "try_fix",
+           "notebook_network", "seed_study"]
 
 #: Where the article's code and stored outputs live.
 NOTEBOOK_URL = "https://github.com/edenau/ML-in-NumPy/blob/master/neural-net.ipynb"
@@ -268,3 +269,49 @@ def try_fix(name: str, epochs: int, rs: int | np.random.RandomState = SEED) -> R
                 zero_biases=name == "zero biases")
     train(run, epochs=epochs, optimizer=Adam(lr=LR) if name == "Adam" else None)
     return measure(run, epochs)
+
+
+def notebook_network(seed: int) -> Network:
+    """The network the notebook would start from after ``np.random.seed(seed)``: its weight draw follows its data draw."""
+    rs = random_state(seed)
+    rs.rand(2, N_SAMPLES)  # the data come first in the notebook's draw order
+    return network(rs)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """One seed of :func:`seed_study`."""
+
+    seed: int
+    #: Hidden units dead on the training rows before the first step (killed by the initial draw) and at the end.
+    dead_at_start: int
+    dead_at_end: int
+    #: The notebook's loss figure and the MSE on the training rows at the end.
+    loss: float
+    mse: float
+
+
+def seed_study(seeds: Sequence[int], epochs: int, n_threads: int | None = None) -> list[SeedResult]:
+    """The notebook's run on its own data (seed 42's) from the initial weights each seed would draw.
+
+    Every seed's net is :func:`notebook_network` - for seed 42 exactly the
+    notebook's - trained like :func:`train` (full batch, lr 0.01, rows in
+    order) for ``epochs``; all of them at once, as one
+    :class:`~ninestep.ensemble.Ensemble` (each member takes the same steps
+    as its lone ``fit``).
+    """
+    from .ensemble import Ensemble  # only the seed study needs the stacked trainer
+
+    run = setup(SEED)
+    nets = [notebook_network(seed) for seed in seeds]
+    start = [dead_units(net, run.X_train).count for net in nets]
+    ensemble = Ensemble.from_networks(nets)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # as in train(): the stall is the subject
+        ensemble.fit(run.X_train, run.y_train, loss="mse", optimizer=SGD(lr=LR), epochs=epochs, batch_size=None,
+                     shuffle=False, n_threads=n_threads)
+    results = []
+    for seed, dead0, net in zip(seeds, start, ensemble.members):
+        results.append(SeedResult(int(seed), dead0, dead_units(net, run.X_train).count,
+                                  loss(net.predict(run.X_train), run.y_train), net.evaluate(run.X_train, run.y_train)))
+    return results

@@ -174,6 +174,10 @@ class DeadUnitTracker:
         pass
 
     def killed_by(self, unit: tuple[int, int]) -> str:
-        """``"the initial draw"`` (dead at epoch 0) or ``"a step (dead since epoch N)"``."""
+        """``"the initial draw"`` (dead at epoch 0), or ``"a step (...)"`` with the epochs that bound it."""
         epoch = self.since[unit]
-        return "the initial draw" if epoch == 0 else f"a step (dead since epoch {epoch:,})"
+        if epoch == 0:
+            return "the initial draw"
+        if self.every == 1:
+            return f"a step (dead since epoch {epoch:,})"
+        return f"a step (alive at epoch {epoch - self.every:,}, dead from epoch {epoch:,} on)"
