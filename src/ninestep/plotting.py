@@ -82,7 +82,7 @@ def _finish(fig, path: PathLike | None):
 def _thin(n: int, what: str, most: int = MAX_POINTS) -> tuple[int, str]:
     """Draw every k-th of ``n`` rows so that at most ``most`` are drawn: k, and the legend's label."""
     every = max(1, -(-n // most))
-    return every, (f"{what} (1 in {every} rows)" if every > 1 else what)
+    return every, (f"{what} (1 in {every} shown)" if every > 1 else what)
 
 
 def _ticks(n: int) -> list[int]:
