@@ -149,6 +149,7 @@ def parse_settings(raw: dict[str, Any], limits: Limits, base: Settings | None = 
         # A new data set starts from its usual noise and number of classes (ninestep train's defaults).
         _, s["noise"], classes = DATASETS.get(str(raw["data"]), ("", 0.0, None))
         s["classes"] = classes or 2
+        s["target"] = s["fx"] = s["fy"] = ""  # the columns of a file belong to that file
     checks = {
         "data": lambda v: _choice(v, "data", tuple(DATASETS), "Dataset"),
         "n": lambda v: _number(v, "n", int, 10, limits.max_rows, "Samples"),

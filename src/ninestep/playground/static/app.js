@@ -1,5 +1,5 @@
 // The page: controls -> server, frames -> canvases. No training happens here.
-import { drawLoss, drawNetwork, drawOutput, drawPvt, fmt } from "./draw.js";
+import { CLASS_COLOURS, drawLoss, drawNetwork, drawOutput, drawPvt, fmt } from "./draw.js";
 
 const $ = id => document.getElementById(id);
 const state = {
@@ -144,6 +144,7 @@ function render(f) {
   if ("test_accuracy" in m) $("test-accuracy").textContent = m.test_accuracy.toFixed(3);
   if ("test_rmse" in m) $("test-rmse").textContent = `${fmt(m.test_rmse)} (MAE ${fmt(m.test_mae)})`;
   drawOutput($("output"), state.dataset, f, state.outIndex);
+  $("legend").replaceChildren(...legend(state.dataset, f));
   drawLoss($("loss"), state.train, state.test);
   drawNetwork($("network"), state.dataset, f);
   const sizes = state.dataset.layer_sizes;
@@ -158,6 +159,29 @@ function render(f) {
     : m.epoch === 0 ? "Steps 1-5 done: data, split, scaling and initial weights are ready." : `Paused after epoch ${m.epoch}: step 9, the test.`;
   if (f.error) { say(f.error); pause(); }
   else if (f.finished && state.playing) { say(`Reached the ${m.epoch} epochs set in Epochs.`, false); pause(); }
+}
+
+// What the colours of the output view mean, as text with colour chips.
+function legend(ds, f) {
+  const chip = (colour, text) => {
+    const span = document.createElement("span");
+    span.className = "chip"; span.style.background = colour;
+    return [span, ` ${text}  `];
+  };
+  const parts = [];
+  if (ds.axes.length === 1) {
+    parts.push(...chip("#0877bd", "training points"), ...chip("#f59322", "test points"), ...chip("#222", "the network's output"));
+  } else if (ds.task === "classification") {
+    ds.classes.forEach((c, i) => parts.push(...chip(CLASS_COLOURS[i % 6], `class ${c}`)));
+    parts.push("(background: the predicted class, paler where the network is unsure; white outline: training "
+      + "points, black: test points)");
+  } else {
+    const i = state.outIndex;
+    parts.push(...chip("#f59322", `${ds.target_names[i]} ${fmt(f.output.lo[i])}`),
+      ...chip("#e8eaeb", "middle"), ...chip("#0877bd", `${fmt(f.output.hi[i])}`),
+      "(points: the true values; white outline: training, black: test)");
+  }
+  return parts.flat();
 }
 
 function showGrads(norms) {
