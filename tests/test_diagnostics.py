@@ -74,6 +74,14 @@ def test_tracker_dates_the_articles_first_dead_unit_to_its_step():
     assert tracker.killed_by((2, 0)) == "a step (dead since epoch 326)"
 
 
+def test_tracker_is_a_keras_style_callback_too():
+    run = article.setup(42)
+    tracker = DeadUnitTracker(run.net, run.X_train, every=5)
+    article.train(run, epochs=330, callbacks=[tracker])
+    assert isinstance(tracker, ns.Callback) and tracker.trainer is not None
+    assert tracker.since == {(2, 0): 330}
+
+
 def test_a_unit_that_revives_starts_its_dead_spell_over():
     net = small_net()
     X = np.ones((3, 2))

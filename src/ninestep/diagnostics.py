@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .callbacks import Callback
+
 __all__ = ["DeadUnits", "dead_units", "linear_pieces", "DeadUnitTracker"]
 
 
@@ -115,7 +117,7 @@ def linear_pieces(net, X: Any) -> int:
     return int(np.unique(patterns, axis=0).shape[0])
 
 
-class DeadUnitTracker:
+class DeadUnitTracker(Callback):
     """A training callback: the epoch at which each hidden unit died on ``X``.
 
     Checks :func:`dead_units` when it is made (``epoch 0``: make it before
@@ -143,7 +145,6 @@ class DeadUnitTracker:
         self.net, self.X, self.every = net, X, int(every)
         self.since: dict[tuple[int, int], int] = {}
         self.checks: list[tuple[int, DeadUnits]] = []
-        self.trainer = None  # set by a fit that supports Keras-style callbacks
         self._check(0)
 
     def _check(self, epoch: int) -> None:
@@ -158,20 +159,8 @@ class DeadUnitTracker:
             self._check(done)
 
     def __call__(self, epoch: int, logs: dict | None = None) -> None:
+        """The same as :meth:`on_epoch_end`, for ``fit``'s older ``callback=`` argument."""
         self.on_epoch_end(epoch, logs)
-
-    # Keras-style hooks this callback does not need.
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        pass
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        pass
-
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        pass
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        pass
 
     def killed_by(self, unit: tuple[int, int]) -> str:
         """``"the initial draw"`` (dead at epoch 0), or ``"a step (...)"`` with the epochs that bound it."""
