@@ -498,11 +498,13 @@ def train(stack: Stack, opt, X: np.ndarray, Y: np.ndarray, settings: Settings, r
                 rows = rows[keep]
                 if not keep.size:
                     break
+                stack._work.clear()  # the stopped members' scratch arrays go with the old stack
                 stack, opt, loaded = stack.take(keep), opt.take(keep), False
                 lr0, alpha = coefficients()
                 lr_values, lr = [lr_values[i] for i in keep], _rows(lr, keep)
                 snapshot = np.empty_like(stack.params)
     finish(np.arange(len(rows)), {})
+    stack._work.clear()  # a batch of activations per member: free them as Network.fit does
     return outcomes
 
 
