@@ -67,7 +67,7 @@ TASKS = {
 }
 
 
-def sklearn_from_weights(cls, net, X, y, activation, alpha, solver_params, epochs):
+def sklearn_from_weights(cls, net, X, y, activation, alpha, solver_params, epochs, sample_weight=None):
     """A scikit-learn MLP trained for ``epochs`` epochs from ``net``'s current weights."""
     hidden = tuple(layer.n_out for layer in net.layers[:-1])
     sk = cls(hidden_layer_sizes=hidden, activation=activation, alpha=alpha, batch_size=BATCH,
@@ -75,13 +75,13 @@ def sklearn_from_weights(cls, net, X, y, activation, alpha, solver_params, epoch
              learning_rate="constant", random_state=0, **solver_params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        sk.fit(X, y)  # allocates coefs_ (its own random weights), then overwritten:
+        sk.fit(X, y, sample_weight=sample_weight)  # allocates coefs_ (its own random weights), then overwritten:
         for i, layer in enumerate(net.layers):
             sk.coefs_[i][...] = layer.W
             sk.intercepts_[i][...] = layer.b
         start = len(sk.loss_curve_)
         sk.set_params(max_iter=epochs)
-        sk.fit(X, y)
+        sk.fit(X, y, sample_weight=sample_weight)
     return sk, sk.loss_curve_[start:]
 
 
@@ -173,3 +173,39 @@ def test_adam_epsilon_placement_is_the_documented_difference():
                  shuffle=False)
     err = rel_err(net.layers[0].W, sk.coefs_[0])
     assert 1e-10 < err < 1e-3
+
+
+@pytest.mark.parametrize("solver", ["sgd_momentum", "adam"])
+@pytest.mark.parametrize("task", list(TASKS))
+def test_sample_weights_match_sklearn(task, solver):
+    # scikit-learn 1.7+ weights each row's loss and divides the gradients (and the L2 term) by the
+    # sum of the batch's weights: the same convention as ninestep, so the trajectories agree.
+    cls, output, loss, make_y = TASKS[task]
+    make_optimizer, solver_params = SOLVERS[solver]
+    rng = np.random.default_rng(21 + sorted(TASKS).index(task))
+    X, y, w = rng.normal(size=(N, 4)), make_y(rng), rng.uniform(0.0, 3.0, size=N)
+    net = ninestep.Network([4, 7, 1 if output != "softmax" else 3], activation="tanh", output_activation=output,
+                           seed=rng)
+    sk, sk_curve = sklearn_from_weights(cls, net, X, y, "tanh", 0.3, solver_params, EPOCHS, sample_weight=w)
+    history = ninestep.fit(net, X, y, loss=loss, optimizer=make_optimizer(), epochs=EPOCHS, batch_size=BATCH,
+                           shuffle=False, alpha=0.3, sample_weight=w)
+    for layer, W, b in zip(net.layers, sk.coefs_, sk.intercepts_):
+        assert rel_err(layer.W, W) <= TOL
+        assert rel_err(layer.b, b) <= TOL
+    assert history.loss[-1] != history.loss[0]
+
+
+def test_ninestep_estimators_take_sample_weight_in_fit_and_partial_fit():
+    rng = np.random.default_rng(3)
+    X, y, w = rng.normal(size=(N, 4)), rng.integers(0, 3, size=N), rng.integers(1, 4, size=N)
+    kw = dict(hidden_layer_sizes=(6,), activation="tanh", batch_size=N, shuffle=False, max_iter=5, tol=0.0,
+              n_iter_no_change=50, random_state=0, solver="sgd", learning_rate_init=0.1, momentum=0.0)
+    weighted = ninestep.sklearn.MLPClassifier(**kw).fit(X, y, sample_weight=w)
+    repeated = ninestep.sklearn.MLPClassifier(**{**kw, "batch_size": int(w.sum())}).fit(
+        np.repeat(X, w, axis=0), np.repeat(y, w))
+    for a, b in zip(weighted.coefs_, repeated.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    part = ninestep.sklearn.MLPRegressor(**kw).partial_fit(X, X[:, 0], sample_weight=w)
+    assert part.n_iter_ == 1
+    with pytest.raises(ValueError, match="sample_weight"):
+        ninestep.sklearn.MLPRegressor(**kw).fit(X, X[:, 0], sample_weight=w[:5])

@@ -317,3 +317,50 @@ def test_the_articles_faithful_run_stalls_well_above_zero():
     well = ns.Network([2, 32, 32, 3], seed=0)
     _quiet_fit(well, Xs, ys, optimizer=ns.Adam(0.01), epochs=100, batch_size=64, seed=0, lr_schedule="cosine")
     assert well.evaluate(Xs, ys) < 0.01
+
+
+@pytest.mark.parametrize("loss_name, output", [("mse", "linear"), ("cross_entropy", "softmax"),
+                                               ("binary_cross_entropy", "sigmoid")])
+@pytest.mark.parametrize("optimizer", [lambda: ns.SGD(0.05, momentum=0.9), lambda: ns.Adam(0.01)])
+def test_whole_number_sample_weights_train_as_repeated_rows(loss_name, output, optimizer):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 3))
+    y = {"mse": rng.standard_normal((12, 2)), "cross_entropy": np.arange(12) % 2,
+         "binary_cross_entropy": rng.integers(0, 2, (12, 2)).astype(float)}[loss_name]
+    w = rng.integers(0, 4, 12)
+    w[0] = 1
+    weighted = ns.Network([3, 5, 2], activation="tanh", output_activation=output, seed=0)
+    repeated = weighted.copy()
+    h1 = weighted.fit(X, y, loss=loss_name, optimizer=optimizer(), epochs=15, alpha=0.2, sample_weight=w, tol=1e9)
+    h2 = repeated.fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0), loss=loss_name, optimizer=optimizer(),
+                      epochs=15, alpha=0.2, tol=1e9)
+    np.testing.assert_allclose(weighted.params, repeated.params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h1.loss, h2.loss, rtol=1e-10)
+
+
+def test_sample_weights_in_mini_batches_follow_the_reference_path():
+    # Shuffled mini-batches: the fast path's weighted step equals loss_and_gradients with the batch's weights.
+    rng = np.random.default_rng(1)
+    X, y, w = rng.standard_normal((40, 2)), rng.standard_normal((40, 1)), rng.uniform(0, 2, 40)
+    net = ns.Network([2, 6, 1], seed=0)
+    ref = net.copy()
+    net.fit(X, y, optimizer=ns.SGD(0.1), epochs=3, batch_size=16, seed=7, alpha=0.1, sample_weight=w, tol=1e9)
+    order_rng = np.random.default_rng(7)
+    for _ in range(3):
+        order = order_rng.permutation(40)
+        for start in range(0, 40, 16):
+            rows = order[start:start + 16]
+            _, grads = ref.loss_and_gradients(X[rows], y[rows], alpha=0.1, sample_weight=w[rows])
+            for layer, (dW, db) in zip(ref.layers, grads):
+                layer.W = layer.W - 0.1 * dW
+                layer.b = layer.b - 0.1 * db
+    np.testing.assert_allclose(net.params, ref.params, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("w, message", [([1.0, 2.0], "2 values but there are 4 samples"),
+                                        ([1.0, -1.0, 1.0, 1.0], r"sample_weight\[1\] = -1.0 is negative"),
+                                        ([0.0, 0.0, 0.0, 0.0], "sums to 0.0"),
+                                        ([1.0, np.nan, 1.0, 1.0], "NaN")])
+def test_bad_sample_weights_are_named(w, message):
+    with pytest.raises(ValueError, match=message):
+        ns.Network([2, 3, 1], seed=0).fit(np.ones((4, 2)), np.ones(4), epochs=1, sample_weight=w)

@@ -109,7 +109,8 @@ class TrainingStep:
             work = self._scratch[n] = _Scratch(X1[:, :-1], layers, layers[:-1])
         return work
 
-    def __call__(self, X: np.ndarray, Y: np.ndarray) -> float:
+    def __call__(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None = None) -> float:
+        """The loss of the batch, its gradient written into ``grad``; ``w``: the rows' sample weights."""
         n = X.shape[0]
         X_in, layers, hidden = self._arrays(n)
         X_in[...] = X
@@ -120,7 +121,11 @@ class TrainingStep:
                 A[...] = A_new
         activation, Wb, _, In, _, Z, A, dZ, _ = layers[-1]
         np.matmul(In, Wb, out=Z)
-        value, dZ = self.loss.value_and_dZ(Z, activation.forward(Z, out=A), Y, activation, out=dZ)
+        weights = None
+        if w is not None:  # the mean over the batch becomes a weighted mean, n the weights' sum
+            n = float(w.sum())
+            weights = (w / n)[:, None]
+        value, dZ = self.loss.value_and_dZ(Z, activation.forward(Z, out=A), Y, activation, out=dZ, weights=weights)
         alpha = self.alpha
         for l in range(len(layers) - 1, -1, -1):
             _, _, W_T, _, In_T, _, _, _, dWb = layers[l]

@@ -27,6 +27,7 @@ __all__ = [
     "check_finite_number",
     "check_bool",
     "overflow_error",
+    "check_sample_weight",
 ]
 
 
@@ -311,3 +312,17 @@ def overflow_error(what: str, X: np.ndarray, Y: np.ndarray | None = None) -> Val
         "Standardise the data (ninestep.StandardScaler) so that values are of order 1, "
         "or check the weights for huge values."
     )
+
+
+def check_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight") -> np.ndarray:
+    """Per-sample weights: a 1-D array of ``n`` finite numbers >= 0, not all zero (float64)."""
+    w = check_array(sample_weight, name, ndim=1, dtype=np.float64)
+    if w.shape[0] != n:
+        raise ValueError(f"{name} has {w.shape[0]} values but there are {n} samples; give one weight per row.")
+    if (w < 0).any():
+        i = int(np.argmax(w < 0))
+        raise ValueError(f"{name}[{i}] = {float(w[i])!r} is negative; weights must be >= 0 (0 leaves a row out).")
+    total = float(w.sum())
+    if not total > 0 or not np.isfinite(total):
+        raise ValueError(f"{name} sums to {total!r}; at least one weight must be > 0, and the sum finite.")
+    return w

@@ -35,10 +35,10 @@ __all__ = ["Checkpoint", "save_checkpoint", "read_checkpoint", "load_checkpoint"
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
-def run_fingerprint(X, Y, loss_name: str, batch_size: int, shuffle: bool, alpha: float, validation) -> dict:
+def run_fingerprint(data: tuple, loss_name: str, batch_size: int, shuffle: bool, alpha: float, validation) -> dict:
     """What a resumed run must share with the run that wrote the checkpoint to continue it bit for bit.
 
-    The data enter as CRC-32 checksums (fast, computed once, and only when
+    ``data`` is ``(X, Y)`` or ``(X, Y, sample_weight)``. The data enter as CRC-32 checksums (fast, computed once, and only when
     checkpointing or resuming), so that resuming on other data is refused.
     """
     def crc(*arrays) -> int:
@@ -46,9 +46,10 @@ def run_fingerprint(X, Y, loss_name: str, batch_size: int, shuffle: bool, alpha:
         for a in arrays:
             value = zlib.crc32(np.ascontiguousarray(a).data, value)
         return value
+    X = data[0]
     return {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "loss": loss_name,
             "batch_size": int(batch_size), "shuffle": bool(shuffle), "alpha": float(alpha),
-            "data_crc32": crc(X, Y), "validation_crc32": None if validation is None else crc(*validation)}
+            "data_crc32": crc(*data), "validation_crc32": None if validation is None else crc(*validation)}
 
 
 def _callback_keys(callbacks: list[Callback]) -> list[str]:

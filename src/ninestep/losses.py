@@ -25,6 +25,13 @@ Each loss offers ``value(Z, A, Y) -> float`` and ``dZ(Z, A, Y, activation)
 -> dL/dZ``, the starting point of back-propagation. The training loop asks
 for both at once with ``value_and_dZ``, which lets ``mse`` compute the
 residual ``A - Y`` once, into a reused buffer.
+
+Sample weights: with ``weights`` (a column (n, 1) of per-sample weights
+that sum to 1 over the batch, ``w_i / sum(w)``) the mean ``(1/n) sum_i``
+becomes the weighted mean ``sum_i weights_i``, and the ``1/n`` of every
+gradient becomes ``weights_i`` - scikit-learn's convention. Whole-number
+weights give exactly the loss of the batch with each row repeated
+``w_i`` times.
 """
 
 from __future__ import annotations
@@ -46,16 +53,17 @@ class Loss:
     #: The output activation this loss requires, or None for any.
     requires_activation: str | None = None
 
-    def value(self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray) -> float:
+    def value(self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, weights: np.ndarray | None = None) -> float:
         raise NotImplementedError
 
-    def dZ(self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, activation: Activation) -> np.ndarray:
+    def dZ(self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, activation: Activation,
+           weights: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
     def value_and_dZ(self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, activation: Activation,
-                     out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+                     out: np.ndarray | None = None, weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """``(value(Z, A, Y), dZ(Z, A, Y, activation))``; ``dZ`` may be written into ``out``."""
-        return self.value(Z, A, Y), self.dZ(Z, A, Y, activation)
+        return self.value(Z, A, Y, weights), self.dZ(Z, A, Y, activation, weights)
 
     def check_activation(self, activation: Activation) -> None:
         if self.requires_activation and activation.name != self.requires_activation:
@@ -74,18 +82,36 @@ class MSE(Loss):
 
     name = "mse"
 
-    def value(self, Z, A, Y):
-        return 0.5 * _sum_of_squares(A - Y) / A.shape[0]
+    def value(self, Z, A, Y, weights=None):
+        if weights is None:
+            return 0.5 * _sum_of_squares(A - Y) / A.shape[0]
+        return 0.5 * float((weights * np.square(A - Y)).sum())
 
-    def dZ(self, Z, A, Y, activation):
-        dA = (A - Y) / A.shape[0]
+    def dZ(self, Z, A, Y, activation, weights=None):
+        dA = _per_sample(A - Y, weights)  # dL/dA = (A - Y) / n
         return activation.backward(Z, A, dA)
 
-    def value_and_dZ(self, Z, A, Y, activation, out=None):
+    def value_and_dZ(self, Z, A, Y, activation, out=None, weights=None):
         R = np.subtract(A, Y, out=out)  # the residual, shared by the loss and its gradient
-        value = 0.5 * _sum_of_squares(R) / A.shape[0]
-        R *= 1.0 / A.shape[0]  # not /=: a division pass costs 3x a multiplication here
+        if weights is None:
+            value = 0.5 * _sum_of_squares(R) / A.shape[0]
+            R *= 1.0 / A.shape[0]  # not /=: a division pass costs 3x a multiplication here
+        else:
+            value = 0.5 * float((weights * R * R).sum())
+            R *= weights
         return value, activation.backward(Z, A, R, out=R)
+
+
+def _batch_mean(per_entry: np.ndarray, weights: np.ndarray | None) -> float:
+    """The mean over the samples of a per-entry loss summed over the outputs (weighted, with weights)."""
+    if weights is None:
+        return float(per_entry.sum() / per_entry.shape[0])
+    return float((weights * per_entry).sum())
+
+
+def _per_sample(D: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """``D / n``, or each row times its weight: the 1/n that a mean over the batch puts in its gradient."""
+    return D / D.shape[0] if weights is None else D * weights
 
 
 def _sum_of_squares(R: np.ndarray) -> float:
@@ -111,11 +137,13 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     requires_activation = "softmax"
 
-    def value(self, Z, A, Y):
-        return float(-np.vdot(Y, log_softmax(Z)) / Z.shape[0])
+    def value(self, Z, A, Y, weights=None):
+        if weights is None:
+            return float(-np.vdot(Y, log_softmax(Z)) / Z.shape[0])
+        return _batch_mean(-Y * log_softmax(Z), weights)
 
-    def dZ(self, Z, A, Y, activation):
-        return (A - Y) / Z.shape[0]
+    def dZ(self, Z, A, Y, activation, weights=None):
+        return _per_sample(A - Y, weights)
 
 
 class BinaryCrossEntropy(Loss):
@@ -124,13 +152,15 @@ class BinaryCrossEntropy(Loss):
     name = "binary_cross_entropy"
     requires_activation = "sigmoid"
 
-    def value(self, Z, A, Y):
+    def value(self, Z, A, Y, weights=None):
         # log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): no overflow.
         softplus = np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
-        return float((softplus.sum() - np.vdot(Y, Z)) / Z.shape[0])
+        if weights is None:
+            return float((softplus.sum() - np.vdot(Y, Z)) / Z.shape[0])
+        return _batch_mean(softplus - Y * Z, weights)
 
-    def dZ(self, Z, A, Y, activation):
-        return (A - Y) / Z.shape[0]
+    def dZ(self, Z, A, Y, activation, weights=None):
+        return _per_sample(A - Y, weights)
 
 
 LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (MSE, CrossEntropy, BinaryCrossEntropy)}

@@ -56,7 +56,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._validation import as_generator, check_array, check_dtype, check_int, check_nonnegative, overflow_error
+from ._validation import (as_generator, check_array, check_dtype, check_int, check_nonnegative,
+                          check_sample_weight, overflow_error)
 from .activations import get_activation
 from .archive import write_archive
 from .layers import Dense
@@ -87,6 +88,14 @@ def _check_layer_sizes(layer_sizes: Any) -> list[int]:
             f"layer_sizes needs at least two entries (inputs and outputs), got {list(layer_sizes)!r}."
         )
     return [check_int(n, f"layer_sizes[{i}]") for i, n in enumerate(layer_sizes)]
+
+
+def _weights_column(sample_weight: Any, n: int) -> tuple[np.ndarray | None, float]:
+    """Sample weights as the losses take them, ``w_i / sum(w)`` in a column, and their sum (``n`` without)."""
+    if sample_weight is None:
+        return None, n
+    w = check_sample_weight(sample_weight, n)
+    return (w / w.sum())[:, None], float(w.sum())
 
 
 class Network:
@@ -275,13 +284,14 @@ class Network:
 
     # ------------------------------------------------------------------ step 7
     def backward(self, Z: list[np.ndarray], A: list[np.ndarray], dZ: np.ndarray,
-                 alpha: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+                 alpha: float = 0.0, n: float | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Back-propagation: every layer's ``(dW, db)`` from the output layer's ``dZ = dL/dZ^L``.
 
         ``Z`` and ``A`` are what ``forward(X, return_all=True)`` returned;
-        ``alpha`` adds the L2 penalty's gradient ``(alpha / n) W``.
+        ``alpha`` adds the L2 penalty's gradient ``(alpha / n) W``, with ``n``
+        the batch's rows (or the sum of its sample weights).
         """
-        n = A[0].shape[0]
+        n = A[0].shape[0] if n is None else n
         grads = []
         for l in reversed(range(len(self.layers))):  # from the output layer back to the first
             W, A_prev = self.layers[l].W, A[l]
@@ -309,9 +319,14 @@ class Network:
             raise ValueError(f"{what}X has {X.shape[0]} rows but {what}y has {Y.shape[0]}; they must match.")
         return X, Y
 
-    def loss_and_gradients(self, X: Any, y: Any, loss: str | Loss = "mse",
-                           alpha: float = 0.0) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+    def loss_and_gradients(self, X: Any, y: Any, loss: str | Loss = "mse", alpha: float = 0.0,
+                           sample_weight: Any = None) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
         """Loss on the batch ``(X, y)`` and its exact gradients, by back-propagation.
+
+        ``sample_weight`` (one number >= 0 per row) turns the mean over the
+        batch into a weighted mean and ``n`` of the L2 term into the sum of
+        the weights (see :mod:`ninestep.losses`): whole-number weights give
+        the gradients of the batch with each row repeated that many times.
 
         Returns
         -------
@@ -324,31 +339,32 @@ class Network:
         loss = get_loss(loss)
         alpha = check_nonnegative(alpha, "alpha")
         X, Y = self._checked_targets(X, y, loss)
+        weights, n = _weights_column(sample_weight, X.shape[0])
         with np.errstate(over="ignore", invalid="ignore"):  # reported once, clearly, below
             Z, A = self._forward(X)
-            value = loss.value(Z[-1], A[-1], Y)
-            dZ = loss.dZ(Z[-1], A[-1], Y, self.layers[-1].activation)   # dZ^L = dL/dZ^L
-            grads = self.backward(Z, A, dZ, alpha)
+            value = loss.value(Z[-1], A[-1], Y, weights)
+            dZ = loss.dZ(Z[-1], A[-1], Y, self.layers[-1].activation, weights)   # dZ^L = dL/dZ^L
+            grads = self.backward(Z, A, dZ, alpha, n)
             if alpha:
-                value += self.l2_penalty(alpha, X.shape[0])
+                value += self.l2_penalty(alpha, n)
         if not (np.isfinite(value) and all(np.isfinite(dW).all() and np.isfinite(db).all() for dW, db in grads)):
             raise overflow_error("the loss or its gradient", X, Y)
         return value, grads
 
-    def evaluate(self, X: Any, y: Any, loss: str | Loss = "mse") -> float:
-        """The mean loss on ``(X, y)`` without the L2 penalty (what a test set reports)."""
+    def evaluate(self, X: Any, y: Any, loss: str | Loss = "mse", sample_weight: Any = None) -> float:
+        """The mean loss on ``(X, y)`` without the L2 penalty (what a test set reports); weighted with weights."""
         loss = get_loss(loss)
         X, Y = self._checked_targets(X, y, loss)
-        value = self._data_loss(X, Y, loss)
+        value = self._data_loss(X, Y, loss, _weights_column(sample_weight, X.shape[0])[0])
         if not np.isfinite(value):
             raise overflow_error("the loss", X, Y)
         return value
 
-    def _data_loss(self, X: np.ndarray, Y: np.ndarray, loss: Loss) -> float:
+    def _data_loss(self, X: np.ndarray, Y: np.ndarray, loss: Loss, weights: np.ndarray | None = None) -> float:
         """The data loss on checked arrays; may be inf or NaN (training turns that into DivergenceError)."""
         Z, A = self._forward(X)
         with np.errstate(over="ignore", invalid="ignore"):
-            return loss.value(Z[-1], A[-1], Y)
+            return loss.value(Z[-1], A[-1], Y, weights)
 
     # ------------------------------------------------------------------ step 5 check
     def summary(self, n_samples: int | None = None, *, warn: bool = True) -> str:

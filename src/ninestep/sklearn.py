@@ -43,7 +43,7 @@ try:
     from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_classification_targets,
                                           type_of_target, unique_labels)
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "ninestep.sklearn needs scikit-learn; install it with: pip install ninestep[sklearn]"
@@ -240,12 +240,14 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = None
         self._optimizer = None
 
-    def _fit(self, X, y, *, incremental: bool):
+    def _fit(self, X, y, *, incremental: bool, sample_weight=None):
         self._check_params()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True; use fit instead.")
         first = not hasattr(self, "net_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental=incremental, reset=first)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
         rng = self._rng = _generator(self.random_state) if first or not hasattr(self, "_rng") else self._rng
         if first:
             self._initialize(X.shape[1], Y.shape[1], X.dtype, rng)
@@ -265,9 +267,12 @@ class _BaseMLP(BaseEstimator):
             if not hasattr(self, "validation_scores_"):  # warm start of a model fitted without it
                 self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
             stratify = self._stratify(Y)
-            X, X_val, Y, Y_val = train_test_split(
-                X, Y, test_size=self.validation_fraction, stratify=stratify,
-                random_state=int(rng.integers(np.iinfo(np.int32).max)))
+            parts = train_test_split(
+                X, Y, *(() if sample_weight is None else (sample_weight,)), test_size=self.validation_fraction,
+                stratify=stratify, random_state=int(rng.integers(np.iinfo(np.int32).max)))
+            X, X_val, Y, Y_val = parts[:4]
+            if sample_weight is not None:  # the validation score stays unweighted, as scikit-learn's
+                sample_weight = parts[4]
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small (fewer than 2 rows); increase "
                                  "validation_fraction or use more data.")
@@ -327,7 +332,7 @@ class _BaseMLP(BaseEstimator):
         with warnings.catch_warnings():
             # The stopping rule and its warning are scikit-learn's here, not ninestep's.
             warnings.simplefilter("ignore", training.ConvergenceWarning)
-            training.fit(self.net_, X, Y, loss=self._loss, optimizer=self._optimizer,
+            training.fit(self.net_, X, Y, loss=self._loss, optimizer=self._optimizer, sample_weight=sample_weight,
                          epochs=1 if incremental else self.max_iter, batch_size=batch_size,
                          shuffle=bool(self.shuffle), seed=rng, alpha=float(self.alpha), callback=after_epoch)
         if self.early_stopping and best_params is not None:
@@ -337,15 +342,17 @@ class _BaseMLP(BaseEstimator):
                           "optimization hasn't converged yet; raise max_iter.", ConvergenceWarning, stacklevel=3)
         return self
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on ``X`` of shape (n_samples, n_features) and ``y``; returns ``self``.
 
         Runs up to ``max_iter`` epochs of ``solver`` in mini-batches of
         ``batch_size`` (``"auto"``: ``min(200, n_samples)``), stopping when the
         training loss (or, with ``early_stopping``, the validation score) has
         not improved by ``tol`` for ``n_iter_no_change`` epochs.
+        ``sample_weight`` weights each row's loss (and the L2 term's ``n``
+        becomes the weights' sum), as scikit-learn's MLP does.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -459,9 +466,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _score_validation(self, X_val, Y_val) -> float:
         return float(r2_score(Y_val, self.net_.forward(X_val)))
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current weights and optimiser state."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predictions of shape (n_samples,) for one output, else (n_samples, n_outputs)."""
@@ -537,7 +544,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _score_validation(self, X_val, y_val) -> float:
         return float(accuracy_score(y_val, self._decode(self.net_.forward(X_val))))
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``; the first call needs ``classes`` (every label there will be)."""
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
@@ -545,7 +552,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def decision_function(self, X):
         """The logits ``Z^L`` (the output layer before its sigmoid or softmax).

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ._fastpath import TrainingStep, fast_update
-from ._validation import as_generator, check_bool, check_int, check_nonnegative
+from ._validation import as_generator, check_bool, check_int, check_nonnegative, check_sample_weight
 from .callbacks import (Callback, DivergenceError, DivergenceGuard, EarlyStopping, History, LambdaCallback,
                         LearningRateSchedule, stacklevel_outside_ninestep)
 from .checkpoint import Checkpoint, read_checkpoint, run_fingerprint
@@ -55,8 +55,9 @@ class Trainer:
     ``validation`` (``(X_val, Y_val)`` or None), ``rng``, ``alpha``.
     """
 
-    def __init__(self, net, X, Y, loss, optimizer, epochs, batch_size, shuffle, validation, rng, alpha):
+    def __init__(self, net, X, Y, loss, optimizer, epochs, batch_size, shuffle, validation, rng, alpha, w=None):
         self.net, self.X, self.Y, self.loss, self.optimizer = net, X, Y, loss, optimizer
+        self.w = w  # sample weights, or None
         self.epochs, self.batch_size, self.shuffle = epochs, batch_size, shuffle
         self.validation, self.rng, self.alpha = validation, rng, alpha
         self.history = History()
@@ -70,28 +71,30 @@ class Trainer:
     def fingerprint(self) -> dict:
         """The run's data and settings, as a checkpoint records them (computed once, when needed)."""
         if self._fingerprint is None:
-            self._fingerprint = run_fingerprint(self.X, self.Y, self.loss.name, self.batch_size, self.shuffle,
+            data = (self.X, self.Y) if self.w is None else (self.X, self.Y, self.w)
+            self._fingerprint = run_fingerprint(data, self.loss.name, self.batch_size, self.shuffle,
                                                 self.alpha, self.validation)
         return self._fingerprint
 
-    def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """This epoch's mini-batches, in a new random order when shuffling."""
-        X, Y, n, size = self.X, self.Y, self.X.shape[0], self.batch_size
+    def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """This epoch's mini-batches ``(X, Y, w)``, in a new random order when shuffling (``w``: None unweighted)."""
+        X, Y, w, n, size = self.X, self.Y, self.w, self.X.shape[0], self.batch_size
         if size >= n:
-            yield X, Y
+            yield X, Y, w
             return
         if not self.shuffle:
             for s in batch_slices(n, size):
-                yield X[s], Y[s]
+                yield X[s], Y[s], None if w is None else w[s]
             return
         order = self.rng.permutation(n)
-        # Each batch is gathered into the same two buffers (no copy of the shuffled data set);
+        # Each batch is gathered into the same buffers (no copy of the shuffled data set);
         # mode="clip" (a permutation is always in range) spares take its extra buffered copy.
-        X_buf, Y_buf = self._buffers
+        X_buf, Y_buf, w_buf = self._buffers
         for s in batch_slices(n, size):
             m = s.stop - s.start
-            yield (X.take(order[s], axis=0, out=X_buf[:m], mode="clip"),
-                   Y.take(order[s], axis=0, out=Y_buf[:m], mode="clip"))
+            rows = order[s]
+            yield (X.take(rows, axis=0, out=X_buf[:m], mode="clip"), Y.take(rows, axis=0, out=Y_buf[:m], mode="clip"),
+                   None if w is None else w.take(rows, out=w_buf[:m], mode="clip"))
 
     def validation_loss(self) -> float:
         X_val, Y_val = self.validation
@@ -118,7 +121,7 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
         alpha: float = 0.0, patience: int | None = None, min_delta: float = 0.0,
         lr_schedule: str | Callable[[int, float], float] | None = None, tol: float = 1e-4,
         callbacks: list[Callback] | None = None, callback: Callable[[int, dict], Any] | None = None,
-        checkpoint=None, checkpoint_every: int = 1, resume_from=None) -> History:
+        checkpoint=None, checkpoint_every: int = 1, resume_from=None, sample_weight=None) -> History:
     """Train ``net`` on ``(X, y)`` and return its :class:`History`.
 
     Parameters
@@ -164,6 +167,11 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
         Continue from a checkpoint written by an earlier call with the same
         network, data and settings; the result is bit-identical to an
         uninterrupted run.
+    sample_weight : array of shape (n_samples,), optional
+        One weight >= 0 per row: each batch's loss becomes the weighted mean
+        and the L2 term's ``n`` the sum of the batch's weights, as in
+        scikit-learn. Whole-number weights train a full batch exactly as
+        repeating each row that many times would.
     """
     if not (hasattr(net, "params") and hasattr(net, "layers") and hasattr(net, "_check_X")):
         raise TypeError(f"net must be a ninestep.Network, got {type(net).__name__}.")
@@ -181,6 +189,7 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
                          "(or load a saved one) before training.")
     X, Y = net._checked_targets(X, y, loss_fn)
     n = X.shape[0]
+    w = None if sample_weight is None else check_sample_weight(sample_weight, n)
     batch_size = n if batch_size is None else min(check_int(batch_size, "batch_size"), n)
     if patience is not None:
         patience = check_int(patience, "patience")
@@ -208,7 +217,7 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
         Y = np.asfortranarray(Y)
 
     trainer = Trainer(net, X, Y, loss_fn, optimizer, epochs, batch_size, shuffle, validation,
-                      as_generator(seed), alpha)
+                      as_generator(seed), alpha, w)
     guard, history = DivergenceGuard(), trainer.history
     own: list[Callback] = [guard, history]
     if lr_schedule is not None:
@@ -260,27 +269,28 @@ def _loop(trainer: Trainer, callbacks: list[Callback], resumed, stateful: list[C
     update = fast_update(optimizer)
     if trainer.shuffle and trainer.batch_size < trainer.X.shape[0]:
         trainer._buffers = (np.empty((trainer.batch_size, trainer.X.shape[1]), dtype=trainer.X.dtype),
-                            np.empty((trainer.batch_size, trainer.Y.shape[1]), dtype=trainer.Y.dtype))
+                            np.empty((trainer.batch_size, trainer.Y.shape[1]), dtype=trainer.Y.dtype),
+                            None if trainer.w is None else np.empty(trainer.batch_size))
     batch_callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
     for cb in callbacks:
         cb.on_train_begin()
     if resumed is not None:
         resumed.load_callbacks(stateful)
         resumed.apply(net, optimizer, trainer.rng)
-    n = trainer.X.shape[0]
+    n = trainer.X.shape[0] if trainer.w is None else float(trainer.w.sum())
     for epoch in range(trainer.start_epoch, trainer.epochs):
         trainer.epoch = epoch
         for cb in callbacks:
             cb.on_epoch_begin(epoch)
         total = 0.0
-        for batch, (Xb, Yb) in enumerate(trainer.batches()):
+        for batch, (Xb, Yb, wb) in enumerate(trainer.batches()):
             trainer.batch = (Xb, Yb)
-            batch_loss = step(Xb, Yb)        # forward and back-propagation; the gradient is in trainer.grad
+            batch_loss = step(Xb, Yb, wb)    # forward and back-propagation; the gradient is in trainer.grad
             update(net.params, trainer.grad)  # the optimiser's step
             logs = {"loss": batch_loss, "size": Xb.shape[0]}
             for cb in batch_callbacks:       # the divergence guard checks the loss here
                 cb.on_batch_end(batch, logs)
-            total += batch_loss * Xb.shape[0]
+            total += batch_loss * (Xb.shape[0] if wb is None else float(wb.sum()))
         logs = {"epoch": epoch + 1, "loss": total / n, "lr": float(optimizer.lr)}
         if trainer.validation is not None:
             logs["val_loss"] = trainer.validation_loss()
