@@ -16,7 +16,7 @@ from ninestep.datasets import DATASETS, SKLEARN_DATASETS, load_dataset
 ])
 def test_generated_sets(name, shape, task):
     ds = load_dataset(name, seed=0)
-    assert ds.X.shape == shape and ds.task == task and ds.X.dtype == np.float64
+    assert ds.X.shape == shape and ds.task == task and ds.X.dtype == np.float64 and ds.source == name
     assert len(ds.feature_names) == shape[1]
     if task == "classification":
         assert ds.y.dtype == np.int64

@@ -22,7 +22,7 @@ without it installed they raise an ImportError naming the extra to install.
 
 :func:`load_data` is what ``ninestep train --data`` calls: a built-in name or
 a CSV file (read by :mod:`ninestep.tabular`), with class labels encoded as
-codes 0..k-1 for the network, in a :class:`Data`.
+codes 0..k-1 for the network, in a :class:`Dataset`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from . import data
 from .tabular import infer_task, parse_columns, read_csv, read_header
 
 __all__ = ["Dataset", "load_dataset", "DATASETS", "SKLEARN_DATASETS", "DATASET_TASKS",
-           "Data", "load_data", "encode_labels", "is_builtin", "file_sha256"]
+           "load_data", "encode_labels", "is_builtin", "file_sha256"]
 
 
 @dataclass
@@ -57,6 +57,12 @@ class Dataset:
         Class names, for classification.
     description : str
         One line saying what the data is.
+    source : str
+        The built-in set's name, or the CSV file's absolute path
+        (:func:`load_data`).
+    target_guessed : bool
+        True when no target was given to :func:`load_data` and the CSV's
+        last column was taken.
     """
 
     X: np.ndarray
@@ -66,6 +72,8 @@ class Dataset:
     target_names: list[str]
     classes: list | None = None
     description: str = ""
+    source: str = ""
+    target_guessed: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -155,43 +163,12 @@ def load_dataset(name: str, n_samples: int | None = None, seed=None) -> Dataset:
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; built-in data sets are {', '.join(DATASETS)} "
                          "(or give a CSV file).")
-    return DATASETS[name](n_samples, seed)
+    ds = DATASETS[name](n_samples, seed)
+    ds.source = name
+    return ds
 
 
 # ---------------------------------------------------------------------- a built-in set or a CSV file
-@dataclass
-class Data:
-    """The data a training run works on, with targets encoded for the network.
-
-    Attributes
-    ----------
-    X : ndarray of shape (n_samples, n_features), float64
-    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
-        Regression: float targets. Classification: int64 codes 0..k-1 that
-        index ``classes``.
-    task : {"regression", "classification"}
-    feature_names, target_names : list of str
-    classes : list or None
-        The sorted class labels (str or int), for classification.
-    source : str
-        The data set's name, or the CSV file's absolute path.
-    description : str
-        One line saying what the data is.
-    target_guessed : bool
-        True when no target was given and the CSV's last column was taken.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    task: str
-    feature_names: list[str]
-    target_names: list[str]
-    classes: list | None
-    source: str
-    description: str = ""
-    target_guessed: bool = False
-
-
 def is_builtin(source: str) -> bool:
     """Whether ``source`` names a built-in set (a file of the same name wins)."""
     return source in DATASETS and not os.path.exists(source)
@@ -227,7 +204,7 @@ def encode_labels(y: np.ndarray, name: str) -> tuple[np.ndarray, list]:
 
 
 def load_data(source: str, target=None, features=None, task: str | None = None,
-              n_samples: int | None = None, seed=None) -> Data:
+              n_samples: int | None = None, seed=None) -> Dataset:
     """Load a built-in data set or a CSV file, and encode its targets for ``task``.
 
     Parameters
@@ -236,7 +213,7 @@ def load_data(source: str, target=None, features=None, task: str | None = None,
         A name from ``DATASETS`` or the path of a CSV file with a header row.
     target, features : str or list of str, optional
         CSV columns (``"a,b"`` accepted). Default target: the last column
-        (``Data.target_guessed`` says so); default features: the others.
+        (``target_guessed`` says so); default features: the others.
     task : {"regression", "classification"}, optional
         Default: the built-in set's, or inferred by :func:`ninestep.tabular.infer_task`.
     n_samples : int, optional
@@ -250,7 +227,7 @@ def load_data(source: str, target=None, features=None, task: str | None = None,
         ds = load_dataset(source, n_samples=n_samples, seed=seed)
         if task is not None and task != ds.task:
             raise ValueError(f"the built-in data set {source!r} is a {ds.task} task, not {task}.")
-        return Data(ds.X, ds.y, ds.task, ds.feature_names, ds.target_names, ds.classes, source, ds.description)
+        return ds
     if not os.path.exists(source) and not source.lower().endswith((".csv", ".txt", ".tsv")) and os.sep not in source:
         raise FileNotFoundError(f"no data file or built-in data set called {source!r}; built-in data sets are "
                                 f"{', '.join(DATASETS)}.")
@@ -270,5 +247,6 @@ def load_data(source: str, target=None, features=None, task: str | None = None,
     elif y.dtype == object:
         raise ValueError(f"target {targets[0]!r} holds text labels such as {y[0]!r}; that is a classification "
                          "target, so drop --task regression.")
-    return Data(table.X, y, task, table.feature_names, table.target_names, classes,
-                os.path.abspath(source), f"{os.path.basename(source)}: {table.n_rows} rows", guessed)
+    return Dataset(table.X, y, task, table.feature_names, table.target_names, classes,
+                   description=f"{os.path.basename(source)}: {table.n_rows} rows", source=os.path.abspath(source),
+                   target_guessed=guessed)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import __version__
 from ..data import train_test_split
-from ..datasets import Data, load_data
+from ..datasets import Dataset, load_data
 from ..metrics import accuracy, confusion_matrix, mae, mse, r2
 from ..network import Network
 from ..scaling import StandardScaler
@@ -29,7 +29,7 @@ __all__ = ["Prepared", "prepare", "Progress", "metrics", "print_metrics", "print
 class Prepared:
     """Everything a training run needs, rebuilt identically from its config."""
 
-    data: Data
+    data: Dataset
     X_fit: np.ndarray
     X_val: np.ndarray | None
     X_test: np.ndarray
