@@ -290,6 +290,10 @@ def test_gradient_norms_from_a_plain_epochs_by_layers_array():
     drawn = [l for l in fig.axes[0].get_lines() if l.get_label().startswith("layer")]
     assert len(drawn) == 2 and np.allclose(drawn[1].get_data()[1], [2.0, 4.0, 6.0])
     assert list(drawn[0].get_xdata()) == [1, 2, 3]
+    resumed = plot_gradient_norms(np.ones((3, 2)), first_epoch=11)  # e.g. epochs 11-13 of a resumed run
+    assert list(resumed.axes[0].get_lines()[0].get_xdata()) == [11, 12, 13]
+    with pytest.raises(ValueError, match="first_epoch must be an int >= 1 .*got 0"):
+        plot_gradient_norms(np.ones((3, 2)), first_epoch=0)
 
 
 @pytest.mark.parametrize("norms, match", [

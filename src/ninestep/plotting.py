@@ -423,7 +423,7 @@ def _norms_array(norms: Any) -> np.ndarray:
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
-def plot_gradient_norms(norms: Any, path: PathLike | None = None, *, bias: bool = False,
+def plot_gradient_norms(norms: Any, path: PathLike | None = None, *, bias: bool = False, first_epoch: int = 1,
                         title: str = "Gradient size per layer"):
     """``||dW^l||`` per layer per epoch on a log axis (and ``||db^l||`` dashed with ``bias=True``).
 
@@ -433,14 +433,18 @@ def plot_gradient_norms(norms: Any, path: PathLike | None = None, *, bias: bool 
     are vanishing (sigmoid's derivative is at most 1/4, and back-propagation
     multiplies one per layer); a norm of exactly 0 (a layer that learns
     nothing) cannot be drawn on a log axis and the legend says so.
-    Returns the path written, or the Figure when ``path`` is None.
+    ``first_epoch``: the epoch number (from 1) of ``norms[0]``, e.g. the
+    first epoch of a resumed run. Returns the path written, or the Figure
+    when ``path`` is None.
     """
     arr = _norms_array(norms)
     if bias and arr.shape[2] == 1:
         raise ValueError("bias=True needs the bias norms: pass GradientNorms().norms, shape (epochs, layers, 2), "
                          f"not shape {arr.shape[:2]}.")
     parts = (("-", "W"), ("--", "b"))[:2 if bias else 1]
-    epochs = np.arange(1, arr.shape[0] + 1)
+    if isinstance(first_epoch, bool) or not isinstance(first_epoch, (int, np.integer)) or first_epoch < 1:
+        raise ValueError(f"first_epoch must be an int >= 1 (epochs count from 1), got {first_epoch!r}.")
+    epochs = np.arange(first_epoch, first_epoch + arr.shape[0])
     fig, axes = _figure(size=(8.0, 4.4))
     ax = axes[0, 0]
     for l in range(arr.shape[1]):
@@ -458,8 +462,8 @@ def plot_gradient_norms(norms: Any, path: PathLike | None = None, *, bias: bool 
 
 # ---------------------------------------------------------------------- for ninestep train
 def training_pictures(out_dir: PathLike, net, X: Any, y: Any, task: str, *, X_train: Any = None,
-                      grad_norms: Any = None, x_scaler=None, y_scaler=None, classes: Sequence | None = None,
-                      feature_names: Sequence[str] | None = None,
+                      grad_norms: Any = None, first_epoch: int = 1, x_scaler=None, y_scaler=None,
+                      classes: Sequence | None = None, feature_names: Sequence[str] | None = None,
                       target_names: Sequence[str] | None = None) -> dict[str, Path]:
     """Write the pictures that fit the task into ``out_dir``; return ``{name: path}`` of those written.
 
@@ -469,7 +473,9 @@ def training_pictures(out_dir: PathLike, net, X: Any, y: Any, task: str, *, X_tr
     * ``weights.png``: every layer;
     * ``activations.png``: with a hidden layer, on the rows of ``X_train``
       (dead units are dead where the gradient comes from: the training rows);
-    * ``grad_norms.png``: when ``grad_norms`` (``GradientNorms().norms``) has epochs.
+    * ``grad_norms.png``: when ``grad_norms`` (``GradientNorms().norms``) has
+      epochs; ``first_epoch`` numbers its first (after a resume, the first
+      epoch this run trained).
 
     ``X``, ``y`` (e.g. the test rows) and ``X_train`` (default ``X``) are in
     original units; ``x_scaler``, ``y_scaler`` are the fitted scalers the
@@ -499,7 +505,7 @@ def training_pictures(out_dir: PathLike, net, X: Any, y: Any, task: str, *, X_tr
             title=f"Hidden-layer activations and dead units, on {len(rows):,} "
                   + ("rows" if X_train is None else "training rows"))
     if grad_norms is not None and len(grad_norms):
-        files["grad_norms"] = plot_gradient_norms(grad_norms, out_dir / "grad_norms.png")
+        files["grad_norms"] = plot_gradient_norms(grad_norms, out_dir / "grad_norms.png", first_epoch=first_epoch)
     return files
 
 
