@@ -241,13 +241,18 @@ def test_the_python_script_rebuilds_the_page_weights_bit_for_bit(client, setting
     assert (tmp_path / "model.npz").is_file()
 
 
-def test_the_command_line_trains_the_same_model(client, tmp_path):
+@pytest.mark.parametrize("settings", [
+    dict(data="spirals", n="300", layers="8", opt="adam", lr="0.02", batch="32", epochs="15"),
+    dict(preset="article", n="300", epochs="15"),
+    dict(data="moons", n="300", layers="5,3", act="relu", opt="nesterov", lr="0.05", batch="20", epochs="15",
+         schedule="cosine", alpha="0.001", init="he_uniform"),
+])
+def test_the_command_line_trains_the_same_model(client, tmp_path, settings):
     cli = pytest.importorskip("ninestep.cli")
-    sid = new(client, data="spirals", n="300", layers="8", opt="adam", lr="0.02", batch="32", epochs="15",
-              speed="15")["id"]
+    sid = new(client, **settings, speed="15")["id"]
     tick(client, sid, "play")
     command = client.get(f"/api/sessions/{sid}/export").json()["command"]
-    assert command.startswith("ninestep train --data spirals --n-samples 300 ")
+    assert command.startswith("ninestep train --data ") and "--n-samples 300 " in command
     argv = command.split()[1:] + ["--out", str(tmp_path), "--quiet"]
     assert cli.main(argv) == 0
     trained = ns.load_model(tmp_path / "model.npz")
