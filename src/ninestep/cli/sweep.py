@@ -152,6 +152,10 @@ def _plot(path: Path, leaderboard: list[dict], metric_name: str, axes: dict[str,
     return path
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _show(value) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(map(str, value))
@@ -176,8 +180,9 @@ def run(args, out: Out) -> int:
     settings = SweepSettings(seeds=seeds, epochs=args.epochs, fit_seed=p.fit_seed, patience=patience,
                              schedule=args.schedule, momentum=args.momentum, dtype=args.dtype)
     groups = group_configs(configs)
-    out(f"Sweep   {len(configs)} configurations x {args.seeds} seeds = {len(configs) * args.seeds} networks in "
-        f"{len(groups)} ensembles, on {p.data.description} ({p.data.task}): train {len(p.X_fit)}, "
+    out(f"Sweep   {_count(len(configs), 'configuration')} x {_count(args.seeds, 'seed')} = "
+        f"{_count(len(configs) * args.seeds, 'network')} in {_count(len(groups), 'ensemble')}, on "
+        f"{p.data.description} ({p.data.task}): train {len(p.X_fit)}, "
         f"validation {len(p.X_val)}, test {len(p.X_test)} rows")
     out(f"        up to {args.epochs} epochs, {args.schedule} learning rate"
         + (f", early stopping after {patience} epochs without improvement" if patience else ""))
