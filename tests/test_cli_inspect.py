@@ -76,3 +76,15 @@ def test_summary(capsys, trained):
     code, stdout, _ = run(capsys, "summary", "--model", model_path)
     n_params = ninestep.load_model(model_path).net.n_params
     assert code == 0 and f"parameters: {n_params}" in stdout and "features (3): size, age, dist, km" in stdout
+
+
+def test_predict_probability_is_the_predicted_class_probability(capsys, tmp_path, labels_csv):
+    out = tmp_path / "r"
+    assert run(capsys, "train", "--data", labels_csv, "--target", "colour", "--out", out, *FAST)[0] == 0
+    code, stdout, _ = run(capsys, "predict", "--model", out / "model.npz", "--input", "0.1,0.2;-0.5,0.3", "--json")
+    assert code == 0
+    model = ninestep.load_model(out / "model.npz")
+    proba = model.predict_proba(np.array([[0.1, 0.2], [-0.5, 0.3]]))
+    rows = json.loads(stdout)
+    assert [r["colour"] for r in rows] == [model.classes[k] for k in proba.argmax(axis=1)]
+    np.testing.assert_allclose([r["probability"] for r in rows], proba.max(axis=1), rtol=1e-12)

@@ -80,8 +80,7 @@ def predict(args, out: Out) -> int:
     names = model.target_names or [f"y{j}" for j in range(1 if pred.ndim == 1 else pred.shape[1])]
     columns = list(features)
     if model.classes is not None:
-        proba = model.net.forward(model.x_scaler.transform(X) if model.x_scaler is not None else X)
-        conf = proba.max(axis=1) if proba.shape[1] > 1 else np.where(proba[:, 0] > 0.5, proba[:, 0], 1 - proba[:, 0])
+        conf = model.predict_proba(X).max(axis=1)  # the predicted class's probability
         values = [[*x, str(c), float(q)] for x, c, q in zip(X.tolist(), pred.tolist(), conf)]
         columns += [names[0], "probability"]
     else:
