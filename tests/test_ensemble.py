@@ -260,3 +260,18 @@ def test_a_tampered_ensemble_file_is_refused(tmp_path):
     write_archive(tmp_path / "shape.npz", {**meta, "n_members": 3}, arrays)
     with pytest.raises(ns.ModelFileError, match=r"'W0' should have shape \(3, 2, 3\)"):
         ns.load(tmp_path / "shape.npz")
+
+
+def test_callback_counts_member_epochs_and_early_stopped_members_leave():
+    X, y, Xv, yv = data("mse", n=40, n_out=1, seed=4)
+    calls = []
+    ens = Ensemble([2, 4, 1], seed=[0, 1, 2])
+    result = ens.fit(X, y, optimizer=[ns.SGD(lr=0.5, momentum=0.9), ns.SGD(lr=0.01), ns.SGD(lr=0.01)], epochs=30,
+                     validation_data=(Xv, yv), patience=2, n_threads=1, tol=1e9,
+                     callback=lambda epoch, n: calls.append((epoch, n)))
+    # every member-epoch is counted once (a diverged member's last epoch too, though its history drops it)
+    assert sum(n for _, n in calls) == sum(h.epochs for h in result.histories) + len(result.diverged)
+    assert any(h.stopped_early for h in result.histories)
+    assert [n for _, n in calls] == sorted((n for _, n in calls), reverse=True)   # members only ever leave
+    with pytest.raises(ValueError, match="n_threads"):
+        ens.fit(X, y, n_threads=0)
