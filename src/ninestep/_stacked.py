@@ -23,8 +23,9 @@ Why it is fast - the tricks, each with its reason
   transposed views of it. With 4 units and 7,000 samples the element-wise
   passes then run along memory, and the softmax, which reduces over the
   units (axis 1 here as there), is ninestep's own, unchanged.
-  In that layout the products read ``Z^T = [W; b]^T [A; 1]^T``,
-  ``[dW; db] = [A; 1]^T... `` - see :meth:`Stack.loss_and_grad`.
+  In that layout the products read, per member, ``Z^T = [W; b]^T [A; 1]^T``,
+  ``[dW; db] = [A; 1]^T (dZ^T)^T`` and ``dA^T = W dZ^T``: every operand
+  is a plain or transposed view that BLAS takes as it is, no copies.
 * **A row of ones written once** under each ``A^T`` (and under ``X^T``): the
   bias costs no pass of its own, and ``[dW; db]`` comes out of one product.
 * **Parameters as one (K, n_params) matrix** whose row k is exactly member
@@ -35,10 +36,12 @@ Why it is fast - the tricks, each with its reason
   Python float when all members share them (a float32 stack stays float32).
 * **Members never mix.** Every number of member k depends on member k's
   arrays only, so its bits do not depend on K or on the other members. That
-  lets :func:`train` (a) split the stack into chunks trained on separate
-  threads - NumPy releases the GIL inside its loops and in BLAS, so two
-  cores work at once when each call has enough work - and (b) drop members
-  that stopped (early stopping, divergence) from the arrays.
+  lets :func:`train_chunks` (a) split the stack into chunks of about a
+  core's L2 cache (a bigger stack spills to memory and every pass slows
+  down; the measurements are beside ``ensemble._CHUNK_BYTES``), trained on
+  separate threads - NumPy releases the GIL inside its loops and in BLAS,
+  so two cores work at once when each call has enough work - and (b) drop
+  members that stopped (early stopping, divergence) from the arrays.
 * **Scratch arrays reused** from step to step (fresh batch-sized arrays
   above the allocator's mmap threshold cost page faults every step), kept
   per batch size: the batch, the shorter last one, the validation set.
@@ -58,7 +61,7 @@ import numpy as np
 from .activations import Activation, log_softmax
 from .callbacks import History
 
-__all__ = ["Stack", "StackedSGD", "StackedAdam", "Outcome", "train", "member_coef"]
+__all__ = ["Stack", "StackedSGD", "StackedAdam", "Outcome", "Settings", "train", "train_chunks", "member_coef"]
 
 
 def member_coef(values: Sequence[float], dtype) -> float | np.ndarray:
@@ -84,7 +87,7 @@ def _rows(coef: float | np.ndarray, keep: np.ndarray) -> float | np.ndarray:
 class _Scratch:
     """Work arrays of one batch size (n rows); see :meth:`Stack._scratch`."""
 
-    XT: np.ndarray          # [X; 1]^T... stored (N_0 + 1, n): X^T with a row of ones; shared by all members
+    XT: np.ndarray          # (N_0 + 1, n): X^T with a row of ones under it, shared by all members
     YT: np.ndarray          # targets^T, (N_L, n)
     InT: list[np.ndarray]   # layer l's input [A^{l-1}; 1]^T: XT for l = 1, else (K, N_{l-1} + 1, n)
     ZT: list[np.ndarray]    # (K, N_l, n)
@@ -114,7 +117,7 @@ class Stack:
         self.WbT = [Wb.transpose(0, 2, 1) for Wb in self.Wb]  # [W^l; b^l]^T: what the forward multiplies by
         self.grad = np.empty_like(params)
         self.dWb = self.layer_views(self.grad)
-        self._work: dict[int, _Scratch] = {}
+        self._work: dict[tuple[str, int], _Scratch] = {}
 
     def layer_views(self, flat: np.ndarray) -> list[np.ndarray]:
         """Each layer's ``[W; b]`` for every member: (K, N_{l-1} + 1, N_l) views of a (K, n_params) matrix."""
