@@ -18,14 +18,27 @@ Models:
   ``src/ninestep/cli``): 64, 64 ReLU, He hidden / Glorot output weights,
   Adam lr 0.01 with cosine decay, batches of 64, 10 % of the training rows
   held out, patience half the epochs, best weights kept;
-* ``tuned``: the recipe this study recommends (``TUNED`` below).
+* ``tuned``: the recipe this study recommends (``TUNED`` below): one
+  layer of 100 ReLU units, Glorot weights for every layer, Adam lr 1e-3
+  with cosine decay, batches of 64, L2 alpha 0.1, and early stopping on a
+  10 % hold-out only when there are at least 1000 training rows.
+
+What was tried on the way (5 seeds, all twelve sets, against ``sklearn``):
+Glorot for every layer alone fixed 2 of the 6 sets where ``current`` lost;
+a 20 % hold-out, a minimum of 30 or 50 epochs before early stopping, a
+shorter patience (a quarter of the epochs), 128-128 or 256 units, 100
+epochs at most, batches of 32 or 200, and training again on every row for
+the epochs the hold-out chose each lost on 2 to 8 sets; lr 1e-3 with one
+layer of 100 units lost only on breast_cancer, which alpha 0.1 (not 1e-3,
+1e-2, 0.3 or 1) fixed without losing elsewhere.
 
 Each cell of the table is the mean over seeds +- its standard error
 (std / sqrt(seeds)); a ``*`` marks a data set where ``tuned`` is worse
 than ``sklearn`` by more than one standard error (of the difference).
 
-Run:  OMP_NUM_THREADS=1 python benchmarks/defaults.py              (5 seeds, ~10 minutes on one core)
+Run:  OMP_NUM_THREADS=1 python benchmarks/defaults.py              (5 seeds, a few minutes on one core)
       python benchmarks/defaults.py --seeds 0 1 --sets iris houses --configs current tuned
+      python benchmarks/defaults.py --write-csvs data/               (just write the four CSV files)
 """
 
 from __future__ import annotations
@@ -52,8 +65,11 @@ GENERATED = ("houses", "churn", "grades", "energy")
 #: ninestep train's recipe before this study.
 CURRENT = dict(layers=(64, 64), init=None, lr=1e-2, batch=64, schedule="cosine", val=0.1, min_val_rows=0,
                patience=0.5, min_patience=10, min_epochs=0, alpha=0.0, max_epochs=200)
-#: The recipe this study recommends.
-TUNED = dict(CURRENT, init="glorot_uniform", val=0.2, min_val_rows=0, patience=0.5, min_epochs=50, alpha=1e-4)
+#: The recipe this study recommends: one hidden layer of 100 ReLU units with Glorot weights for every
+#: layer, Adam lr 1e-3 with cosine decay, batches of 64, L2 alpha 0.1, and a 10 % hold-out for early
+#: stopping (patience half the epochs, best weights kept) only when the training set has at least 1000
+#: rows: on smaller sets the hold-out's noise picked lucky early epochs and its rows were missed in training.
+TUNED = dict(CURRENT, layers=(100,), init="glorot_uniform", lr=1e-3, alpha=0.1, min_val_rows=1000)
 CONFIGS = {"current": CURRENT, "tuned": TUNED}
 
 
@@ -230,7 +246,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--sets", nargs="+", default=[*BUILTIN, *GENERATED])
     parser.add_argument("--configs", nargs="+", default=["sklearn", "current", "tuned"])
+    parser.add_argument("--write-csvs", metavar="DIR", help="only write the generated CSV files into DIR")
     args = parser.parse_args()
+    if args.write_csvs:
+        os.makedirs(args.write_csvs, exist_ok=True)
+        for name in GENERATED:
+            print(make_csv(name, args.write_csvs)[0])
+        return
     print(f"$ python benchmarks/defaults.py --seeds {' '.join(map(str, args.seeds))}"
           f" --configs {' '.join(args.configs)}")
     print("score: test accuracy (classification) or R^2 (regression), mean +- standard error over "
