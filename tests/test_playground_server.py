@@ -99,6 +99,15 @@ def test_reset_gives_the_same_initial_weights_and_a_new_seed_does_not(client):
     assert not np.array_equal(params(client, sid), start)
 
 
+def test_a_frame_trains_for_half_a_second_at_most_after_its_first_epoch():
+    from ninestep.playground.session import Session
+    from ninestep.playground.settings import parse_settings
+    limits = Limits()
+    session = Session(parse_settings(SMALL, limits), limits)
+    assert session.run.train(1000, budget_s=0.0) == 1
+    assert session.run.train(5) == 5 and session.run.epoch == 6
+
+
 def test_the_history_is_sent_once(client):
     sid = new(client, **SMALL, speed="3")["id"]
     f = tick(client, sid, "play", since=0)

@@ -40,6 +40,8 @@ from .settings import DATASETS, Limits, Settings, parse_settings
 __all__ = ["Data", "Session", "load_data", "read_uploaded_csv"]
 
 _WARNINGS_LOCK = threading.Lock()
+#: Seconds of training a frame may take (at least one epoch): the page stays lively at any speed.
+FRAME_BUDGET_S = 0.5
 
 
 @dataclass
@@ -182,16 +184,21 @@ class Run:
         self.train_loss: list[float] = []
         self.test_loss: list[float] = []
         self.error = ""
+        self.view_cache: tuple | None = None  # (key, views) of the last frame, see views.frame
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         """Targets as the network sees them: class labels, or standardised values."""
         return y if self.y_scaler is None else self.y_scaler.transform(y)
 
-    def train(self, epochs: int) -> int:
-        """Up to ``epochs`` more epochs (not past the setting's total); returns how many ran."""
+    def train(self, epochs: int, budget_s: float = math.inf) -> int:
+        """Up to ``epochs`` more epochs (not past the setting's total, nor past ``budget_s`` seconds
+        once one has run); returns how many ran."""
         s = self.settings
         todo = max(0, min(epochs, s.epochs - self.epoch))
-        for _ in range(todo):
+        deadline = time.perf_counter() + budget_s
+        for done in range(todo):
+            if done and time.perf_counter() > deadline:
+                return done
             if s.schedule == "cosine":  # fit's "cosine" over s.epochs, applied one epoch at a time
                 self.optimizer.lr = 0.5 * s.lr * (1.0 + math.cos(math.pi * self.epoch / s.epochs))
             try:
@@ -204,7 +211,7 @@ class Run:
                                      validation_data=(self.Xs_test, self.T_test), seed=self.rng, alpha=s.alpha)
             except (DivergenceError, ValueError) as exc:
                 self.error = str(exc)
-                return todo
+                return done
             for w in caught:
                 # fit's explosion check compares with the first batch of the call, here the epoch's:
                 # on a fitted network that is noise. The loss curve shows a real explosion.
@@ -284,7 +291,9 @@ class Session:
             self.last_seen = time.monotonic()
             ran = 0
             if action == "play":
-                ran = self.run.train(self.settings.speed)
+                # A frame at least every FRAME_BUDGET_S, whatever the speed: Pause and other settings
+                # wait for the tick in progress. Epoch boundaries do not change the bits.
+                ran = self.run.train(self.settings.speed, FRAME_BUDGET_S)
             elif action == "step":
                 ran = self.run.train(1)
             elif action != "none":

@@ -26,8 +26,9 @@ __all__ = ["frame", "dataset", "MAX_DRAWN_UNITS"]
 
 #: Units drawn per layer (the network diagram); the rest are counted, not drawn.
 MAX_DRAWN_UNITS = 16
-#: Training rows used for the dead-unit check and the gradient sizes, for a bounded frame cost.
-MAX_CHECK_ROWS = 2000
+#: Multiply-adds a frame may spend on the dead-unit check and the gradient sizes: every training
+#: row for small networks (the article's 700 rows, [2, 64, 64, 3] on 4,500), at least MIN_CHECK_ROWS.
+CHECK_BUDGET, MIN_CHECK_ROWS = 20_000_000, 500
 MAX_POINTS = 2000
 OUTPUT_RES, UNIT_RES, CURVE_RES = 50, 20, 120
 
@@ -122,20 +123,38 @@ def _units(session, A: list[np.ndarray], dead: list[np.ndarray]) -> list[list[di
 
 
 def frame(session, since: int = 0) -> dict:
-    """The live view of the session's run (see the module docstring); ``since``: epochs the page already has."""
+    """The live view of the session's run (see the module docstring); ``since``: epochs the page already has.
+
+    The views of one epoch are computed once (a paused page's heartbeat,
+    or a second look, costs nothing); the loss history is sliced per call.
+    """
+    run = session.run
+    key = (session.version, run.epoch, run.error)
+    if run.view_cache is None or run.view_cache[0] != key:
+        run.view_cache = (key, _views(session))
+    start = max(since, run.epoch - 2000) if 0 <= since <= run.epoch else max(0, run.epoch - 2000)
+    history = {"start": start, "train": _round(run.train_loss[start:]), "test": _round(run.test_loss[start:])}
+    return {**run.view_cache[1], "history": history}
+
+
+def _views(session) -> dict:
     run, data = session.run, session.data
     net = run.net
     one_d = len(data.plot) == 1
-    _, A_out = _layers_forward(net, _grid(session, CURVE_RES if one_d else OUTPUT_RES))
+    n_weights = sum(layer.W.size for layer in net.layers)
+    # A big network gets a coarser output grid: 8 x 256 units cost 0.5 M multiply-adds a point.
+    res = CURVE_RES if one_d else OUTPUT_RES if n_weights < 50_000 else UNIT_RES
+    _, A_out = _layers_forward(net, _grid(session, res))
     _, A_units = _layers_forward(net, _grid(session, CURVE_RES if one_d else UNIT_RES))
-    # Dead units and gradient sizes on (up to) MAX_CHECK_ROWS training rows: bounded work per frame.
-    Xc, Tc = run.Xs_train[:MAX_CHECK_ROWS], run.T_train[:MAX_CHECK_ROWS]
+    # Dead units and gradient sizes on the training rows, or the first of them (in shuffled
+    # order) that CHECK_BUDGET allows: bounded work per frame.
+    rows = max(MIN_CHECK_ROWS, CHECK_BUDGET // n_weights)
+    Xc, Tc = run.Xs_train[:rows], run.T_train[:rows]
     Z_check, _ = _layers_forward(net, Xc)
     relu = net.activation in ("relu", "leaky_relu")
     dead = [(Z <= 0).all(axis=0) if relu else np.zeros(Z.shape[1], bool) for Z in Z_check[:-1]]
-    loss_now, grads = net.loss_and_gradients(Xc, Tc, loss=run.loss, alpha=run.settings.alpha)
+    _, grads = net.loss_and_gradients(Xc, Tc, loss=run.loss, alpha=run.settings.alpha)
     out_test = net.forward(run.Xs_test)
-    out_train = net.forward(run.Xs_train)
     metrics: dict = {"epoch": run.epoch,
                      "train_loss": run.train_loss[-1] if run.epoch else net.evaluate(run.Xs_train, run.T_train,
                                                                                      loss=run.loss),
@@ -145,7 +164,6 @@ def frame(session, since: int = 0) -> dict:
     extra: dict = {}
     if run.classify:
         metrics["test_accuracy"] = float((out_test.argmax(axis=1) == run.y_test).mean())
-        metrics["train_accuracy"] = float((out_train.argmax(axis=1) == run.y_train).mean())
         if net.n_inputs > 2:
             k = len(data.classes)
             C = np.zeros((k, k), dtype=np.int64)
@@ -159,11 +177,9 @@ def frame(session, since: int = 0) -> dict:
         if net.n_inputs > 2 or net.n_outputs > 1:
             shown = slice(0, 300)
             extra["pvt"] = {"truth": _round(truth[shown].T, 4), "pred": _round(pred[shown].T, 4)}
-    start = max(since, run.epoch - 2000) if 0 <= since <= run.epoch else max(0, run.epoch - 2000)
     return {
-        "version": session.version, "finished": run.finished, "error": run.error, "notes": run.notes,
+        "version": session.version, "finished": run.finished, "error": run.error, "notes": list(run.notes),
         "metrics": {k: (v if k == "epoch" else _round(v)) for k, v in metrics.items()},
-        "history": {"start": start, "train": _round(run.train_loss[start:]), "test": _round(run.test_loss[start:])},
         "output": _output_view(session, A_out[-1]),
         "units": _units(session, A_units, dead),
         "weights": [_round(layer.W[:MAX_DRAWN_UNITS, :MAX_DRAWN_UNITS], 3) for layer in net.layers],
