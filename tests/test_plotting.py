@@ -219,6 +219,9 @@ def test_weights_heat_map_per_layer_shows_w_and_the_bias_row(tmp_path):
     assert [t.get_text() for t in maps[0].get_yticklabels()] == ["a", "b", "bias"]
     assert maps[0].get_ylabel() == "input i" and maps[1].get_xlabel() == "unit j of layer 2"
     assert fig.axes[2].get_ylabel() == "weight"
+    assert [t.get_text() for t in maps[0].texts[:2]] == [f"{net.layers[0].W[0, 0]:.2f}", f"{net.layers[0].W[0, 1]:.2f}"]
+    assert len(maps[0].texts) == 9 and len(maps[1].texts) == 4  # small layers show their values
+    assert not plot_weights(ns.Network([32, 1], seed=0)).axes[0].texts  # a tall one has no room for them
     assert is_png(plot_weights(ns.Network([40, 20, 20, 20, 20, 3], seed=0), tmp_path / "w.png"))
 
 

@@ -346,7 +346,7 @@ def plot_weights(net, path: PathLike | None = None, *, feature_names: Sequence[s
         shown = _ticks(n_in)
         ax.set_yticks([*shown, n_in], [rows[i] for i in shown] + ["bias"])
         ax.set_xticks(_ticks(n_out))
-        if Wb.size <= 40:
+        if Wb.shape[0] <= 10 and Wb.shape[1] <= 8:  # room for the numbers in the cells
             for (r, c), v in np.ndenumerate(Wb):
                 ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize="x-small",
                         color="w" if abs(v) > 0.6 * limit else "k")
@@ -379,7 +379,7 @@ def plot_activations(net, X: Any, path: PathLike | None = None, *, bins: int = 4
     for l, (hist_ax, unit_ax) in enumerate(axes, start=1):
         values, name = A[l], net.layers[l - 1].activation.name
         hist_ax.hist(values.ravel(), bins=bins, color="C0", label=f"{values.shape[1]} units \N{MULTIPLICATION SIGN} "
-                     f"{values.shape[0]} rows")
+                     f"{values.shape[0]:,} rows")
         zero = float((values == 0).mean())
         if zero:
             hist_ax.plot([], [], " ", label=f"{zero:.0%} of outputs exactly 0")
