@@ -12,8 +12,10 @@ sequential networks (checked here too, 1e-10 relative):
                target: >= 1.3x
 
 Then the time per network against K (a plot), and peak memory (tracemalloc,
-which sees NumPy's allocations) against K, for several epochs: linear in
-K, and the same for 2 epochs as for 10 (no per-epoch copy of the data).
+which sees NumPy's allocations) against K, for 2 and 10 epochs: it grows
+linearly in K by the members' own vectors (weights, gradient, snapshots),
+the batch arrays are those of the chunks being trained at the time, and 10
+epochs peak where 2 do (no per-epoch copy of the data).
 
 ``--uncertainty`` instead trains a deep ensemble on the article's data and
 prints the members' spread at the article's test cases: (888, 122) lies far
@@ -167,7 +169,8 @@ def memory() -> list[dict]:
     slope = (per_K[-1][1] - per_K[0][1]) / (per_K[-1][0] - per_K[0][0])
     print(f"peak memory of Ensemble.fit, article case (data {data_mb:.2f} MB): "
           + ", ".join(f"K={r['K']} {r['epochs']} epochs {r['peak_mb']:.2f} MB" for r in rows)
-          + f"; {slope:.3f} MB per member (the step's arrays: {7000 * 14 * 3 * 8 / 2**20:.2f} MB)")
+          + f"; {slope * 1024:.1f} KB more per member (its weights, gradient and snapshots), on top of one "
+          f"chunk's step arrays at a time ({7000 * 14 * 3 * 8 / 2**20:.2f} MB per member in a chunk, as a lone fit)")
     return rows
 
 
