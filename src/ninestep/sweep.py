@@ -268,7 +268,7 @@ def run_sweep(configs: Sequence[Config], data: SweepData, settings: SweepSetting
         Called as each group's result arrives.
     """
     groups = group_configs(configs)
-    S, E = len(settings.seeds), settings.epochs
+    E = settings.epochs
     results: dict[int, list[dict]] = {}
 
     def arrived(index: int, rows: list[dict], done: int) -> None:
