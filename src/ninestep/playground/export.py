@@ -21,6 +21,7 @@ import os
 import tempfile
 
 from .. import save_model
+from .session import generator_call
 from .settings import DATASETS
 
 __all__ = ["model_bytes", "data_csv", "command_line", "python_script"]
@@ -91,15 +92,6 @@ def command_line(session) -> str:
     return line
 
 
-_GENERATORS = {"arithmetic": "make_arithmetic({n}, seed=rng(streams[0]))",
-               "sine": "make_sine({n}, noise={noise}, seed=rng(streams[0]))",
-               "xor": "make_xor({n}, noise={noise}, seed=rng(streams[0]))",
-               "moons": "make_moons({n}, noise={noise}, seed=rng(streams[0]))",
-               "circles": "make_circles({n}, n_classes={k}, noise={noise}, seed=rng(streams[0]))",
-               "gauss": "make_gauss({n}, n_classes={k}, noise={noise}, seed=rng(streams[0]))",
-               "spirals": "make_spirals({n}, n_classes={k}, noise={noise}, seed=rng(streams[0]))"}
-
-
 def python_script(session) -> str:
     """A script that reruns the page's run to its current epoch with ninestep's API."""
     s, data, run = session.settings, session.data, session.run
@@ -110,8 +102,9 @@ def python_script(session) -> str:
             load.append("classes, y = np.unique(y, return_inverse=True)  # labels -> 0..k-1, as ninestep train")
         imports = ["from ninestep.tabular import read_csv"]
     else:
-        load = ["X, y = " + _GENERATORS[s.data].format(n=s.n, noise=repr(s.noise), k=s.classes)]
-        imports = [f"from ninestep.data import make_{s.data}"]
+        name, kwargs = generator_call(s)
+        load = [f"X, y = {name}({s.n}, " + "".join(f"{k}={v!r}, " for k, v in kwargs.items()) + "seed=rng(streams[0]))"]
+        imports = [f"from ninestep.data import {name}"]
     sizes = [data.X.shape[1], *s.layers, len(data.classes) if classify else run.net.n_outputs]
     opt = ("ns.Adam(lr={lr!r})" if s.opt == "adam" else "ns.SGD(lr={lr!r}, momentum={m!r}, nesterov={nv})").format(
         lr=s.lr, m=s.momentum if s.opt in ("momentum", "nesterov") else 0.0, nv=s.opt == "nesterov")

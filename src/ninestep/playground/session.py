@@ -64,29 +64,25 @@ def seeds(seed: int) -> dict[str, np.random.SeedSequence]:
     return {"data": data, "split": split, "init": init, "fit": fit}
 
 
+def generator_call(s: Settings) -> tuple[str, dict]:
+    """The :mod:`ninestep.data` generator of a built-in data set, and its arguments besides n and seed."""
+    kwargs: dict = {} if s.data == "arithmetic" else {"noise": s.noise}
+    if DATASETS[s.data][2]:  # circles, gauss and spirals take a number of classes
+        kwargs["n_classes"] = s.classes
+    return f"make_{s.data}", kwargs
+
+
 def generate(s: Settings) -> Data:
     """A built-in data set drawn from the settings' seed."""
-    rng = np.random.default_rng(seeds(s.seed)["data"])
-    xy = ["x1", "x2"]
+    name, kwargs = generator_call(s)
+    X, y = getattr(generators, name)(s.n, **kwargs, seed=np.random.default_rng(seeds(s.seed)["data"]))
     if s.data == "arithmetic":
-        X, y = generators.make_arithmetic(s.n, seed=rng)
         return Data(X, y, "regression", ["a", "b"], ["a+b", "a-b", "|a-b|"], None, (0, 1),
                     "the article's data: a, b uniform in [0, 100); targets a+b, a-b, |a-b|")
     if s.data == "sine":
-        X, y = generators.make_sine(s.n, noise=s.noise, seed=rng)
         return Data(X, y, "regression", ["x"], ["y"], None, (0,), f"y = sin(x) + {s.noise:g} N(0, 1)")
-    k = s.classes if DATASETS[s.data][2] else 2
-    if s.data == "circles":
-        X, y = generators.make_circles(s.n, n_classes=k, noise=s.noise, seed=rng)
-    elif s.data == "gauss":
-        X, y = generators.make_gauss(s.n, n_classes=k, noise=s.noise, seed=rng)
-    elif s.data == "spirals":
-        X, y = generators.make_spirals(s.n, n_classes=k, noise=s.noise, seed=rng)
-    elif s.data == "xor":
-        X, y = generators.make_xor(s.n, noise=s.noise, seed=rng)
-    else:
-        X, y = generators.make_moons(s.n, noise=s.noise, seed=rng)
-    return Data(X, y, "classification", xy, ["class"], list(range(k)), (0, 1),
+    k = kwargs.get("n_classes", 2)
+    return Data(X, y, "classification", ["x1", "x2"], ["class"], list(range(k)), (0, 1),
                 f"{s.data}: {k} classes, noise {s.noise:g}")
 
 
