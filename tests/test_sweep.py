@@ -80,6 +80,18 @@ def test_regression_metric_is_r2():
     assert 0.3 < best["metric"] <= 1.0
 
 
+def test_diverged_seeds_have_no_metric_and_sink_to_the_bottom():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(120, 2))
+    y = X[:, :1] * 3 + X[:, 1:]
+    data = sweep.SweepData(X[:100], y[:100], X[100:], y[100:], "regression", 1)
+    result = sweep.run_sweep(sweep.grid(layers=[(8,)], lr=[100.0, 0.01], optimizer=["sgd"]), data,
+                             settings(epochs=5, momentum=0.9))
+    assert all(r["diverged"] and np.isnan(r["metric"]) for r in result.rows if r["lr"] == 100.0)
+    assert result.leaderboard[-1]["lr"] == 100.0 and result.leaderboard[-1]["diverged"] == 2
+    assert np.isnan(result.leaderboard[-1]["mean"]) and result.best["lr"] == 0.01
+
+
 # ---------------------------------------------------------------------- Dask
 @pytest.fixture(scope="module")
 def client():

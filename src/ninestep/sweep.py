@@ -5,7 +5,8 @@ learning rate, batch size, L2 alpha, optimiser (:func:`grid` makes them
 all). Each is trained from several initial draws (**seeds**) and judged by
 its validation metric, mean and spread over the seeds: accuracy for
 classification, R^2 (mean over the targets) for regression; higher is
-better for both.
+better for both. A seed whose training diverged has no metric (NaN) and
+is counted in the configuration's ``diverged``, not in its mean.
 
 Configurations that share the network's shape and the batch order -
 layers, activation, optimiser kind and batch size - form a **group**: its
@@ -190,8 +191,9 @@ def train_group(group: Group, data: SweepData, settings: SweepSettings,
     for k in range(ens.n_members):
         c, s = group.configs[k // S], k % S
         h = result[k]
-        rows.append({"group": group.index, **asdict(c), "seed": s, "metric": float(val[k]),
-                     "test_metric": None if test is None else float(test[k]),
+        gone = k in result.diverged   # its weights went back to an epoch's start: no result to judge
+        rows.append({"group": group.index, **asdict(c), "seed": s, "metric": math.nan if gone else float(val[k]),
+                     "test_metric": None if test is None or gone else float(test[k]),
                      "val_loss": float(min(h.val_loss)) if h.val_loss else math.nan, "epochs": h.epochs,
                      "stopped_early": h.stopped_early, "diverged": k in result.diverged,
                      "params": ens.params[k].copy()})
@@ -215,10 +217,10 @@ class SweepResult:
             by_config.setdefault(_config_of(row), []).append(row)
         table = []
         for c, rows in by_config.items():
-            values = np.array([r["metric"] for r in rows])
+            values = np.array([r["metric"] for r in rows if not r["diverged"]])   # diverged seeds: counted apart
             tests = [r["test_metric"] for r in rows if r["test_metric"] is not None]
-            table.append({**asdict(c), "mean": float(np.mean(values)), "std": float(np.std(values)),
-                          "min": float(np.min(values)), "max": float(np.max(values)), "seeds": len(rows),
+            stats = (np.mean(values), np.std(values), np.min(values), np.max(values)) if values.size else [math.nan] * 4
+            table.append({**asdict(c), **dict(zip(("mean", "std", "min", "max"), map(float, stats))), "seeds": len(rows),
                           "test_mean": float(np.mean(tests)) if tests else None,
                           "epochs_mean": float(np.mean([r["epochs"] for r in rows])),
                           "diverged": sum(r["diverged"] for r in rows)})
@@ -228,7 +230,8 @@ class SweepResult:
     def best(self) -> dict:
         """The best (configuration, seed) row of the best configuration."""
         top = _config_of(self.leaderboard[0])
-        return max((r for r in self.rows if _config_of(r) == top), key=lambda r: r["metric"])
+        return max((r for r in self.rows if _config_of(r) == top),
+                   key=lambda r: r["metric"] if math.isfinite(r["metric"]) else -math.inf)
 
     def best_network(self) -> Network:
         """The best configuration's best seed as a :class:`Network` (what ``best/model.npz`` holds)."""

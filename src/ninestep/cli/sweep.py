@@ -225,7 +225,8 @@ def run(args, out: Out) -> int:
     name = "accuracy" if classification else "R^2"
     out(f"Leaderboard (validation {name}, mean +- spread over {args.seeds} seeds; higher is better):")
     rows = [[str(i), _show(r["layers"]), r["activation"], r["optimizer"], _show(r["lr"]), _show(r["batch_size"]),
-             _show(r["alpha"]), f"{r['mean']:.4f} +- {r['std']:.4f}", fmt(r["min"]), fmt(r["epochs_mean"]),
+             _show(r["alpha"]), f"{r['mean']:.4f} +- {r['std']:.4f}" if r["seeds"] > r["diverged"] else "-",
+             fmt(r["min"]) if r["seeds"] > r["diverged"] else "-", fmt(r["epochs_mean"]),
              str(r["diverged"]) if r["diverged"] else ""] for i, r in enumerate(board[:20], start=1)]
     out.block(text_table(["#", "layers", "activation", "optimizer", "lr", "batch", "alpha", name, "worst", "epochs",
                           "diverged"], rows))
