@@ -128,9 +128,9 @@ def scaling(quick: bool) -> list[dict]:
     Ks = [1, 2, 4, 8, 16, 32, 64] + ([] if quick else [128, 256])
     rows = []
     for K in Ks:
-        best = min(stacked(c, 2, K)[0] for _ in range(2))
+        best = min(stacked(c, 2, K)[0] for _ in range(3))
         rows.append({"K": K, "ms_per_network": best / K * 1e3})
-    t_seq = min(sequential(c, 2, 4)[0] for _ in range(2)) / 4
+    t_seq = min(sequential(c, 2, 4)[0] for _ in range(3)) / 4
     print("time per network (playground case, 2 epochs): sequential "
           f"{t_seq * 1e3:.2f} ms; ensemble " + ", ".join(f"K={r['K']}: {r['ms_per_network']:.2f} ms" for r in rows))
     try:
