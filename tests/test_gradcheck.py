@@ -126,7 +126,8 @@ class HandWrittenBackprop(ninestep.Network):
     """A test double: back-propagation for mse written out from the equations, with an optional bug.
 
     ``bug="transpose"`` uses ``dZ W`` for ``dA^{l-1}`` instead of ``dZ W^T`` where W is square (there
-    the shapes still fit: layer 2 of [3, 4, 4, 2]); ``bug="relu_derivative"`` passes dA through ReLU unchanged (as if relu' were 1).
+    the shapes still fit: layer 2 of [3, 4, 4, 2]); ``bug="relu_derivative"`` passes dA through ReLU
+    unchanged (as if relu' were 1).
     """
 
     def __init__(self, sizes, seed, bug=None):

@@ -272,7 +272,7 @@ def try_fix(name: str, epochs: int, rs: int | np.random.RandomState = SEED) -> R
 
 
 def notebook_network(seed: int) -> Network:
-    """The network the notebook would start from after ``np.random.seed(seed)``: its weight draw follows its data draw."""
+    """The net the notebook would start from after ``np.random.seed(seed)`` (its weights come after its data)."""
     rs = random_state(seed)
     rs.rand(2, N_SAMPLES)  # the data come first in the notebook's draw order
     return network(rs)
