@@ -308,3 +308,55 @@ def test_the_command_says_when_the_port_is_taken(monkeypatch):
     command, args = _command_args(["--no-browser", "--port", "8123"])
     with pytest.raises(OSError, match="cannot listen on 127.0.0.1:8123.*choose another --port"):
         command.run(args, Out(quiet=True))
+
+
+def _session(**settings):
+    from ninestep.playground.session import Session
+    from ninestep.playground.settings import parse_settings
+    limits = Limits()
+    return Session(parse_settings(settings, limits), limits)
+
+
+def test_the_url_settings_survive_a_round_trip():
+    from ninestep.playground.settings import Settings, parse_settings
+    s = parse_settings({"preset": "article", "lr": "0.005", "layers": "3,5"}, Limits())
+    assert parse_settings(s.query(), Limits(), base=Settings()) == s
+    assert s.layers == (3, 5) and s.lr == 0.005 and s.bias == "same"
+
+
+def test_the_output_map_and_a_unit_thumbnail_are_the_network_on_the_grid():
+    import base64
+
+    from ninestep.playground import views
+    session = _session(**SMALL)
+    session.run.train(5)
+    frame = views.frame(session)
+    res = views.OUTPUT_RES
+    grid = np.frombuffer(base64.b64decode(frame["output"]["grid"]), np.uint8).reshape(res, res)
+    (x_lo, x_hi), (y_lo, y_hi) = views.dataset(session)["axes"]
+    corners = np.array([[x_lo, y_hi], [x_hi, y_hi], [x_lo, y_lo], [x_hi, y_lo]])  # row 0 is the top
+    run = session.run
+    p1 = run.net.forward(run.x_scaler.transform(corners))[:, 1]
+    assert np.abs(grid[[0, 0, -1, -1], [0, -1, 0, -1]] - p1 * 255).max() <= 0.5 + 1e-9
+    # hidden unit 0 over the coarser unit grid: tanh(Xs W1 + b1), scaled by its largest size to 0..255
+    ures = views.UNIT_RES
+    xs, ys = np.linspace(x_lo, x_hi, ures), np.linspace(y_hi, y_lo, ures)
+    gx, gy = np.meshgrid(xs, ys)
+    Xs = run.x_scaler.transform(np.column_stack([gx.ravel(), gy.ravel()]))
+    a = np.tanh(Xs @ run.net.layers[0].W[:, 0] + run.net.layers[0].b[0])
+    expected = np.rint((a / np.abs(a).max() + 1) / 2 * 255)
+    thumb = np.frombuffer(base64.b64decode(frame["units"][0][0]["grid"]), np.uint8)
+    assert np.abs(thumb - expected).max() <= 1
+
+
+def test_a_relu_unit_that_is_off_on_every_training_row_is_marked_dead():
+    from ninestep.playground import views
+    session = _session(**{**SMALL, "act": "relu", "layers": "4,3"})
+    frame = views.frame(session)
+    assert frame["dead"] == [0, 0]
+    layer = session.run.net.layers[0]
+    layer.W[:, 2] = 0.0
+    layer.b[2] = -1.0  # Z = -1 for every row: the unit never fires, so it never learns again
+    session.run.view_cache = None
+    frame = views.frame(session)
+    assert frame["dead"] == [1, 0] and frame["units"][0][2]["dead"] and not frame["units"][0][1]["dead"]
