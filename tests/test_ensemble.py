@@ -275,3 +275,10 @@ def test_callback_counts_member_epochs_and_early_stopped_members_leave():
     assert [n for _, n in calls] == sorted((n for _, n in calls), reverse=True)   # members only ever leave
     with pytest.raises(ValueError, match="n_threads"):
         ens.fit(X, y, n_threads=0)
+
+
+def test_a_generator_seed_is_spawned():
+    rng = np.random.default_rng(5)
+    ens = Ensemble([2, 3, 1], n_members=2, seed=rng)
+    children = np.random.default_rng(5).spawn(2)
+    np.testing.assert_array_equal(ens.params[1], ns.Network([2, 3, 1], seed=children[1]).params)

@@ -412,6 +412,9 @@ def _member_seeds(seed, n_members) -> list:
         raise TypeError("give n_members=K (or seed=[one seed per member]).")
     K = check_int(n_members, "n_members")
     if isinstance(seed, np.random.Generator):
+        if not hasattr(seed, "spawn"):  # NumPy < 1.25
+            raise TypeError("a Generator seed needs NumPy >= 1.25 (Generator.spawn); give an int or a "
+                            "SeedSequence, or a list of K seeds.")
         return seed.spawn(K)
     if seed is not None and not isinstance(seed, np.random.SeedSequence):
         as_generator(seed)  # the same checks and message as Network's
