@@ -340,3 +340,17 @@ def test_raw_table_from_columns_and_dataframe():
     pd = pytest.importorskip("pandas")
     t = RawTable.from_columns(pd.DataFrame({"year": [2014, 2015], "v": [1.0, None]}))
     assert t.cells["year"] == ["2014", "2015"] and t.cells["v"] == ["1.0", ""] and t.source == "DataFrame"
+
+
+def test_header_only_read_names_the_file_on_an_encoding_error(tmp_path):
+    # The path ninestep train takes without --target (the last column): the error must name the file.
+    path = tmp_path / "noheader.csv"
+    path.write_bytes("caf\xe9,y\n1,2\n".encode("latin-1"))
+    with pytest.raises(CSVError, match=r"noheader.csv, line 1, column 4 \(byte 3\)"):
+        read_header(path)
+
+
+def test_semicolon_file_no_longer_leaves_no_features(tmp_path):
+    # Issue 14: "a;b;y" used to be one column, so no feature was left.
+    t = read_csv(write(tmp_path, "a;b;y\n1;2;3\n"), target="y")
+    assert t.feature_names == ["a", "b"]
