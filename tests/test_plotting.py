@@ -184,6 +184,10 @@ def test_decision_boundary_refuses_x_the_net_was_not_built_for():
         plot_decision_boundary(ns.Network([1, 1], seed=0), np.zeros((3, 2)), np.zeros(3))
     with pytest.raises(ValueError, match="y has 1 columns but the network has 2 outputs"):
         plot_decision_boundary(ns.Network([1, 2], seed=0), np.zeros((3, 1)), np.zeros(3))
+    with pytest.raises(ValueError, match="3 sigmoid outputs, one yes/no label each.*draw one label at a time"):
+        plot_decision_boundary(ns.Network([2, 3], output_activation="sigmoid", seed=0), np.zeros((2, 2)), [0, 1])
+    with pytest.raises(ValueError, match="predict_proba needs a classifier"):
+        plot_decision_boundary(ns.Network([2, 2], seed=0), np.zeros((2, 2)), [0, 1], task="classification")
     with pytest.raises(ValueError, match="classes has 3 names but there are 2"):
         plot_decision_boundary(threshold_net(), np.zeros((2, 2)), [0, 1], classes=["a", "b", "c"])
 

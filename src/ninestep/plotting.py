@@ -233,9 +233,10 @@ def _class_regions(net, grid_in, X, y, axes_1d, classes, every, shown):
     if labels.ndim != 1 or y.dtype.kind not in "iuf" or np.any(labels != y) or labels.min() < 0:
         raise ValueError("y must hold class labels 0..k-1, one per row (shape (n,)); got "
                          f"shape {y.shape}, dtype {y.dtype}.")
-    P = net.forward(grid_in)
-    if P.shape[1] == 1:  # one sigmoid output p: the probabilities of classes 0 and 1 are 1 - p and p
-        P = np.column_stack([1.0 - P[:, 0], P[:, 0]])
+    if net.layers[-1].activation.name == "sigmoid" and net.n_outputs > 1:
+        raise ValueError(f"this network has {net.n_outputs} sigmoid outputs, one yes/no label each, but a decision "
+                         "boundary colours each point by one class; draw one label at a time, or use softmax.")
+    P = net.predict_proba(grid_in)  # (n, k); for one sigmoid output p: [1 - p, p]
     k = P.shape[1]
     if labels.max() >= k:
         raise ValueError(f"y holds class {labels.max()} but the network predicts {k} classes (0..{k - 1}).")
