@@ -18,21 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from .. import article
-from ..diagnostics import dead_units, linear_pieces
-from ..network import Network
 from ..optimizers import Optimizer, get_optimizer
 
 __all__ = ["Out", "UsageError", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERRUPTED",
            "fmt", "text_table", "ranges", "json_default", "dumps", "print_json", "finite_json", "number", "integer", "parse_layers",
-           "make_optimizer", "auto_epochs", "auto_patience", "article_cases", "relu_usage",
-           "ARTICLE_CASES", "DEFAULT_LAYERS", "DEFAULT_LR", "DEFAULT_BATCH", "show_warning"]
+           "make_optimizer", "auto_epochs", "auto_patience", "DEFAULT_LAYERS", "DEFAULT_LR", "DEFAULT_BATCH",
+           "show_warning"]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: The default recipe of ``train`` (and of the "default" column of ``reproduce``).
 DEFAULT_LAYERS, DEFAULT_LR, DEFAULT_BATCH = (64, 64), 1e-2, 64
-#: The article's four test cases (ninestep.article's), as an array; (888, 122) lies outside the training range.
-ARTICLE_CASES = np.array(article.ARTICLE_CASES, dtype=np.float64)
 
 
 class UsageError(Exception):
@@ -172,20 +167,3 @@ def auto_epochs(n_fit: int, batch_size: int | None, max_epochs: int = 200, budge
     """Default epochs: 200, fewer for big data so that training takes at most ~40,000 updates (at least 20 epochs)."""
     steps = math.ceil(n_fit / min(batch_size or n_fit, n_fit))
     return int(min(max_epochs, max(20, math.ceil(budget_steps / steps))))
-
-
-# ---------------------------------------------------------------------- the article's arithmetic
-def article_cases(net: Network, x_scaler, y_scaler) -> list[dict]:
-    """The network's answers to the article's four test cases, in original units."""
-    pred = y_scaler.inverse_transform(net.forward(x_scaler.transform(ARTICLE_CASES)))
-    a, b = ARTICLE_CASES[:, 0], ARTICLE_CASES[:, 1]
-    truth = np.column_stack([a + b, a - b, np.abs(a - b)])
-    return [{"a": float(a_), "b": float(b_), "truth": t.tolist(), "prediction": pr.tolist(),
-             "outside_training_range": bool(max(a_, b_) >= 100)}
-            for a_, b_, t, pr in zip(a, b, truth, pred)]
-
-
-def relu_usage(net: Network, Xs: np.ndarray) -> tuple[list[float], int]:
-    """Measured on the rows of Xs: per hidden layer, the fraction of units that never fire, and the
-    number of linear pieces the net uses there (see :mod:`ninestep.diagnostics`)."""
-    return dead_units(net, Xs).fractions, linear_pieces(net, Xs)

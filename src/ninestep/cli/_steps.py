@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
-from ..data import train_test_split
+from .. import __version__, article
+from ..data import arithmetic_targets, train_test_split
 from ..datasets import Dataset, load_data
 from ..metrics import accuracy, confusion_matrix, mae, mse, r2
 from ..network import Network
 from ..scaling import StandardScaler
 from ._common import Out, fmt, ranges, text_table
 
-__all__ = ["Prepared", "prepare", "Progress", "metrics", "print_metrics", "print_cases"]
+__all__ = ["Prepared", "prepare", "Progress", "metrics", "print_metrics", "article_cases", "print_cases"]
 
 
 @dataclass
@@ -194,8 +194,17 @@ def print_metrics(m: dict, p: Prepared, out: Out) -> None:
                          for t in p.data.target_names]))
 
 
+def article_cases(p: Prepared, net: Network) -> list[dict]:
+    """The network's answers to the article's four test cases (a, b), in original units."""
+    cases = np.array(article.ARTICLE_CASES, dtype=np.float64)
+    pred = p.y_scaler.inverse_transform(net.forward(p.x_scaler.transform(cases)))
+    return [{"a": float(a), "b": float(b), "truth": truth.tolist(), "prediction": guess.tolist(),
+             "outside_training_range": bool(max(a, b) >= 100)}
+            for (a, b), truth, guess in zip(cases, arithmetic_targets(cases), pred)]
+
+
 def print_cases(cases: list[dict], names: list[str], out: Out) -> None:
-    """The article's test cases (from :func:`ninestep.cli._common.article_cases`) as a table."""
+    """The article's test cases (from :func:`article_cases`) as a table."""
     out("        the article's test cases, original units (truth / prediction / error):")
     rows = []
     for c in cases:

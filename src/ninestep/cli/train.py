@@ -46,10 +46,10 @@ from ..datasets import DATASET_TASKS, DATASETS, file_sha256, is_builtin
 from ..layers import INITIALIZERS
 from ..tabular import parse_columns
 from ._common import (DEFAULT_BATCH, DEFAULT_LAYERS, DEFAULT_LR, EXIT_INTERRUPTED, EXIT_OK, Out, UsageError,
-                      article_cases, auto_epochs, auto_patience, fmt, integer, make_optimizer, number,
+                      auto_epochs, auto_patience, fmt, integer, make_optimizer, number,
                       parse_layers, print_json, show_warning)
 from ._files import RESULT_FILES, RunLock, write_json
-from ._steps import Prepared, Progress, metrics, prepare, print_cases, print_metrics
+from ._steps import Prepared, Progress, article_cases, metrics, prepare, print_cases, print_metrics
 
 DEFAULT_OUT = os.path.join("runs", "latest")
 #: Every option of train and its default. The parser itself has no defaults (argparse.SUPPRESS), so
@@ -404,7 +404,7 @@ def _train(p: Prepared, cfg: dict, batch: int | None, out_dir: Path, out: Out, p
              stopped_early=history.stopped_early, seconds=seconds, n_params=net.n_params)
     print_metrics(m, p, out)
     if cfg["data"] == "arithmetic":
-        m["article_cases"] = article_cases(net, p.x_scaler, p.y_scaler)
+        m["article_cases"] = article_cases(p, net)
         print_cases(m["article_cases"], p.data.target_names, out)
 
     files = _save(out_dir, p, net, cfg, info={"metrics": {k: v for k, v in m.items()
