@@ -186,4 +186,18 @@ def test_the_exported_model_is_read_by_ninestep_predict_and_agrees(page, base_ur
     assert round(sum(test) / len(test), 3) == shown
     page.get_by_role("button", name="Show command and Python").click()
     page.wait_for_function("document.getElementById('command').value.startsWith('ninestep train --data gauss')")
-    assert "--classes" not in page.input_value("#command") and "make_gauss(300, n_classes=3" in page.input_value("#python")
+    assert "# the page used 3 classes (ninestep train's: 2)" in page.input_value("#command")
+    assert "X, y = make_gauss(300, noise=0.1, n_classes=3, seed=rng(streams[0]))" in page.input_value("#python")
+
+
+def test_the_article_preset_shows_its_dead_units(page, base_url):
+    open_page(page, base_url + "/?data=moons")
+    page.get_by_role("button", name="The article", exact=True).click()
+    page.wait_for_function("new URL(location.href).searchParams.get('bias') === 'same'")
+    assert "[2,4,4,3]" in page.inner_text("#description")
+    page.get_by_label("Speed", exact=True).select_option("500")
+    page.get_by_role("button", name="Play", exact=True).click()
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) >= 3000", timeout=30_000)
+    page.get_by_role("button", name="Pause", exact=True).click()
+    assert "layer 2: 2 of 4" in page.inner_text("#dead")
+    assert page.problems == []

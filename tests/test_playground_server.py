@@ -167,6 +167,12 @@ def test_every_data_set_and_optimiser_trains(client):
     assert new(client, data="sine", n="60")["frame"]["output"]["kind"] == "curve"
 
 
+def test_no_hidden_layer_is_a_linear_model_and_trains(client):
+    r = new(client, **{**SMALL, "layers": ""})
+    assert r["dataset"]["layer_sizes"] == [2, 2] and r["frame"]["units"] == []
+    assert tick(client, r["id"], "step")["metrics"]["epoch"] == 1
+
+
 def test_divergence_pauses_with_advice_and_keeps_the_server(client):
     sid = new(client, data="arithmetic", opt="gd", lr="10", layers="32,32", act="relu", n="200", speed="50")["id"]
     f = tick(client, sid, "play")

@@ -84,11 +84,12 @@ def command_line(session) -> str:
     args += [*_optimizer_flags(s), "--lr", f"{s.lr:g}", "--batch-size", str(s.batch_size or 0),
              "--alpha", f"{s.alpha:g}", "--epochs", str(s.epochs), "--schedule", s.schedule, "--seed", str(s.seed)]
     line = " ".join(args)
-    usual = DATASETS[s.data]
-    if s.data != "csv" and (s.noise != usual[1] or (usual[2] and s.classes != usual[2])):
-        line += (f"\n# the page used noise {s.noise:g}" + (f" and {s.classes} classes" if usual[2] else "")
-                 + f"; ninestep train's {s.data} has noise {usual[1]:g}"
-                 + (f" and {usual[2]} classes" if usual[2] else "") + ": the Python script has them")
+    if s.data != "csv":
+        _, noise, classes = DATASETS[s.data]
+        differs = ([f"noise {s.noise:g} (ninestep train's {s.data}: {noise:g})"] if s.noise != noise else []) + \
+            ([f"{s.classes} classes (ninestep train's: {classes})"] if classes and s.classes != classes else [])
+        if differs:
+            line += "\n# the page used " + " and ".join(differs) + "; the Python script is the exact run"
     return line
 
 

@@ -30,7 +30,7 @@ function showSettings(s) {
   for (const el of document.querySelectorAll("[data-key]")) {
     const v = s[el.dataset.key];
     if (v === undefined) continue;
-    if (el.tagName === "SELECT" && el.dataset.key !== "speed" && ![...el.options].some(o => o.value === v)) {
+    if (el.tagName === "SELECT" && ![...el.options].some(o => o.value === v)) {  // e.g. speed=3 from a URL
       el.add(new Option(v, v));
     }
     el.value = v;
