@@ -1,13 +1,14 @@
-"""ninestep train (cli/train.py, cli/_steps.py): the nine steps, files, interruption and resume."""
+"""ninestep train (cli/train.py, cli/_steps.py): the nine steps, files, pictures, interruption and resume."""
 
 import json
+import os
 import time
 
 import numpy as np
 import pytest
 
 import ninestep
-from ninestep.cli import _steps
+from ninestep.cli import train
 from helpers import block_import
 from test_cli import FAST, labels_csv, one_line_error, regression_csv, run  # noqa: F401 (fixtures)
 
@@ -110,9 +111,9 @@ def test_init_reaches_the_network(capsys, tmp_path):
 
 def test_progress_without_tqdm_prints_plain_lines(capsys, tmp_path, monkeypatch):
     block_import(monkeypatch, "tqdm")
-    code, stdout, _ = run(capsys, "train", "--data", "sine", "--out", tmp_path / "r", "--epochs", "20")
+    code, _, stderr = run(capsys, "train", "--data", "sine", "--out", tmp_path / "r", "--epochs", "20")
     assert code == 0
-    progress = [line for line in stdout.splitlines() if line.strip().startswith("epoch ")]
+    progress = [line for line in stderr.splitlines() if line.strip().startswith("training: epoch ")]
     assert len(progress) == 11 and "val_loss" in progress[-1] and "20/20" in progress[-1]
 
 
@@ -125,14 +126,14 @@ def test_divergence_is_one_line_error(capsys, tmp_path):
 
 # ---------------------------------------------------------------------- interruption and resume
 def _interrupt_at(monkeypatch, epoch_to_stop):
-    real = _steps.Progress.update
+    real = train.KeepBest.on_epoch_end
 
-    def update(self, epoch, logs):
+    def on_epoch_end(self, epoch, logs=None):
         if epoch == epoch_to_stop:
             raise KeyboardInterrupt
         return real(self, epoch, logs)
 
-    monkeypatch.setattr(_steps.Progress, "update", update)
+    monkeypatch.setattr(train.KeepBest, "on_epoch_end", on_epoch_end)
 
 
 def test_ctrl_c_saves_model_and_resume_is_bit_identical(capsys, tmp_path, monkeypatch, regression_csv):
@@ -226,3 +227,16 @@ def test_bias_init_reaches_the_network(capsys, tmp_path, bias_init, zero):
     net = ninestep.load_model(out / "model.npz").net  # untrained: the initial draw
     assert all(np.all(layer.b == 0) == zero for layer in net.layers)
     assert json.loads((out / "run.json").read_text())["bias_init"] == bias_init
+
+
+def test_pictures_draw_the_run_and_a_new_run_removes_them(capsys, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed; pip install -e '.[test]'")
+    out = tmp_path / "r"
+    code, stdout, _ = run(capsys, "train", "--data", "moons", "--out", out, "--pictures", "--epochs", "3", "--json")
+    assert code == 0
+    files = json.loads(stdout)["files"]
+    drawn = {"decision_boundary.png", "weights.png", "activations.png", "grad_norms.png"}
+    assert drawn <= set(os.listdir(out)) and {os.path.basename(f) for f in files.values()} >= drawn
+    assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in drawn)
+    assert run(capsys, "train", "--data", "moons", "--out", out, "--epochs", "3", "--quiet")[0] == 0
+    assert not drawn & set(os.listdir(out))  # the previous run's pictures went with its other results

@@ -30,12 +30,9 @@ from typing import Any, Iterable
 from ..archive import atomic_write_bytes, atomic_write_json
 from ._common import finite_json, json_default
 
-__all__ = ["RunLock", "RunLockedError", "write_json", "write_csv", "RESULT_FILES", "LOCK_NAME"]
+__all__ = ["RunLock", "RunLockedError", "write_json", "write_csv", "LOCK_NAME"]
 
 LOCK_NAME = ".lock"
-#: What a finished run leaves besides run.json and checkpoint.npz; a new run removes these
-#: (and the old checkpoint) when it starts training, so a folder never mixes two runs.
-RESULT_FILES = ("model.npz", "metrics.json", "loss.png")
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

@@ -1,5 +1,5 @@
 """The printed nine steps of ``ninestep train``: steps 1-5 (data to network)
-in :func:`prepare`, the per-epoch progress of step 8, and the step 9 figures.
+in :func:`prepare`, the step 9 figures, and the pictures of the run.
 
 A run is rebuilt from its settings alone (``run.json``), with one random
 stream per use of ``--seed``, so ``--resume`` gets the same data, split and
@@ -8,8 +8,9 @@ initial weights as the interrupted run.
 
 from __future__ import annotations
 
-import sys
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from ..network import Network
 from ..scaling import StandardScaler
 from ._common import Out, fmt, ranges, text_table
 
-__all__ = ["Prepared", "prepare", "Progress", "metrics", "print_metrics", "article_cases", "print_cases"]
+__all__ = ["Prepared", "prepare", "metrics", "print_metrics", "article_cases", "print_cases", "pictures"]
 
 
 @dataclass
@@ -116,41 +117,6 @@ def prepare(cfg: dict, out: Out) -> Prepared:
                     seeds["fit"])
 
 
-class Progress:
-    """Per-epoch progress: a tqdm bar when available, otherwise a line every tenth of the run."""
-
-    def __init__(self, total: int, start: int, enabled: bool, stream=None):
-        self.total, self.enabled = total, enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.bar = None
-        if enabled:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                self.bar = tqdm(total=total, initial=start, desc="        training", unit="epoch",
-                                file=self.stream, leave=True, dynamic_ncols=True)
-        self.every = max(1, total // 10)
-
-    def update(self, epoch: int, logs: dict) -> None:
-        if not self.enabled:
-            return
-        shown = {"loss": f"{logs['loss']:.4g}"}
-        if "val_loss" in logs:
-            shown["val_loss"] = f"{logs['val_loss']:.4g}"
-        if self.bar is not None:
-            self.bar.set_postfix(shown, refresh=False)
-            self.bar.update(epoch + 1 - self.bar.n)  # epoch counts from the checkpoint on --resume
-        elif (epoch + 1) % self.every == 0 or epoch == 0:
-            print(f"        epoch {epoch + 1:>5}/{self.total}  " + "  ".join(f"{k} {v}" for k, v in shown.items()),
-                  file=sys.stdout, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def metrics(p: Prepared, net: Network) -> dict:
     """Step 9 figures in original units, for the train, validation and test sets."""
     res: dict[str, Any] = {}
@@ -212,3 +178,28 @@ def print_cases(cases: list[dict], names: list[str], out: Out) -> None:
         rows.append([f"({c['a']:.0f}, {c['b']:.0f})", *cells,
                      "<- outside the training range [0, 100)" if c["outside_training_range"] else ""])
     out.block(text_table(["(a, b)", *names, ""], rows))
+
+
+def pictures(p: Prepared, net: Network, history, out_dir: Path, out: Out, grad_norms=None) -> dict[str, Path]:
+    """``loss.png`` and, with ``grad_norms`` (``ninestep train --pictures``), the pictures of
+    :func:`ninestep.plotting.training_pictures` on the test rows; each written atomically.
+    Without matplotlib, or without epochs, the report says why there are none."""
+    if not history.epochs:  # --epochs 0: the untrained network is saved and evaluated, without a curve
+        out("        (no loss curve: no epochs were run)")
+        return {}
+    try:
+        from ..plotting import plot_loss_curve, training_pictures
+        files = {"loss_curve": plot_loss_curve(
+            out_dir / "loss.png", history.loss, history.val_loss, best_epoch=history.best_epoch,
+            loss_name="cross-entropy" if p.loss == "cross_entropy" else "loss (1/2 MSE, standardised)",
+            title=f"ninestep train: {os.path.basename(p.data.source)} {net.layer_sizes}")}
+        if grad_norms is not None:
+            # After --resume the norms cover only the epochs this process trained: the last ones.
+            files.update(training_pictures(
+                out_dir, net, p.X_test, p.y_test, p.data.task, X_train=p.X_fit, grad_norms=grad_norms, first_epoch=history.epochs - len(grad_norms) + 1,
+                x_scaler=p.x_scaler, y_scaler=p.y_scaler, classes=p.data.classes,
+                feature_names=p.data.feature_names, target_names=p.data.target_names))
+    except ImportError as exc:
+        out(f"        (no pictures: {exc})")
+        return {}
+    return files

@@ -42,14 +42,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import ConvergenceWarning, save_model
+from ..callbacks import Callback, GradientNorms, ProgressBar
 from ..datasets import DATASET_TASKS, DATASETS, file_sha256, is_builtin
 from ..layers import INITIALIZERS
 from ..tabular import parse_columns
 from ._common import (DEFAULT_BATCH, DEFAULT_LAYERS, DEFAULT_LR, EXIT_INTERRUPTED, EXIT_OK, Out, UsageError,
                       auto_epochs, auto_patience, fmt, integer, make_optimizer, number,
                       parse_layers, print_json, show_warning)
-from ._files import RESULT_FILES, RunLock, write_json
-from ._steps import Prepared, Progress, article_cases, metrics, prepare, print_cases, print_metrics
+from ..plotting import TRAINING_PICTURES
+from ._files import RunLock, write_json
+from ._steps import Prepared, article_cases, metrics, pictures, prepare, print_cases, print_metrics
 
 DEFAULT_OUT = os.path.join("runs", "latest")
 #: Every option of train and its default. The parser itself has no defaults (argparse.SUPPRESS), so
@@ -59,8 +61,11 @@ DEFAULTS = {
     "test_size": 0.3, "val_size": 0.1, "layers": ",".join(map(str, DEFAULT_LAYERS)), "activation": "relu",
     "init": None, "bias_init": "zeros", "optimizer": "adam", "lr": DEFAULT_LR, "momentum": 0.0,
     "nesterov": False, "epochs": None, "batch_size": DEFAULT_BATCH, "alpha": 0.0, "patience": None,
-    "schedule": "cosine", "seed": 0, "dtype": "float64", "out": DEFAULT_OUT, "resume": None,
+    "schedule": "cosine", "seed": 0, "dtype": "float64", "pictures": False, "out": DEFAULT_OUT, "resume": None,
 }
+#: What a run writes besides run.json and checkpoint.npz; a new run removes the previous run's
+#: (and its checkpoint) when it starts training, so that a folder never mixes two runs.
+RESULT_FILES = ("model.npz", "metrics.json", "loss.png", *TRAINING_PICTURES)
 #: run.json's own fields besides the settings.
 _STATUS_KEYS = ("status", "finished", "error")
 
@@ -106,6 +111,9 @@ def register(sub, common) -> None:
     g.add_argument("--seed", type=integer, help="seed for data, split, weights and shuffling (default 0)")
     g.add_argument("--dtype", choices=["float64", "float32"], help="default float64")
     g = t.add_argument_group("files")
+    g.add_argument("--pictures", action="store_true",
+                   help="also draw the decision boundary or predictions, weights, activations (dead units) "
+                        "and gradient norms per layer into the folder (needs matplotlib)")
     g.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}); one run at a time (see docs/cli.md)")
     g.add_argument("--resume", metavar="DIR",
                    help="continue the interrupted run saved in DIR (its --out folder) with its saved settings; "
@@ -195,7 +203,7 @@ def _train_config(opts: dict) -> dict:
         "init": opts["init"], "bias_init": opts["bias_init"], "optimizer": opts["optimizer"], "lr": opts["lr"],
         "momentum": opts["momentum"], "nesterov": opts["nesterov"], "epochs": opts["epochs"],
         "batch_size": opts["batch_size"], "alpha": opts["alpha"], "patience": patience,
-        "schedule": opts["schedule"], "dtype": opts["dtype"],
+        "schedule": opts["schedule"], "dtype": opts["dtype"], "pictures": opts["pictures"],
     }
     _check(cfg)
     out = Path(opts["out"])
@@ -348,14 +356,10 @@ def _train(p: Prepared, cfg: dict, batch: int | None, out_dir: Path, out: Out, p
     if resume:
         out(f"        resuming from {checkpoint}" if resume_from else
             "        no checkpoint was written before the interruption; starting from the first epoch")
-    bar = Progress(epochs, 0, progress and not out.silent)
-    best = {"val": np.inf, "params": None}
-
-    def on_epoch(epoch: int, logs: dict) -> None:
-        # Keep a copy of the best weights so far: Ctrl-C then saves the best model, not the last.
-        if "val_loss" in logs and logs["val_loss"] < best["val"]:
-            best["val"], best["params"] = logs["val_loss"], net.params.copy()
-        bar.update(epoch, logs)
+    best = KeepBest()
+    bar = ProgressBar(epochs, stream=sys.stderr, desc="        training") if progress and not out.silent else None
+    norms = GradientNorms() if cfg.get("pictures") else None
+    callbacks = [cb for cb in (best, bar, norms) if cb is not None]
 
     start = time.perf_counter()
     caught: list = []
@@ -369,12 +373,13 @@ def _train(p: Prepared, cfg: dict, batch: int | None, out_dir: Path, out: Out, p
             history = net.fit(Xs_fit, T_fit, loss=p.loss, optimizer=make_optimizer(cfg), epochs=epochs,
                               batch_size=batch, shuffle=True, validation_data=val, seed=p.fit_seed,
                               alpha=cfg["alpha"], patience=cfg["patience"] or None,
-                              lr_schedule="cosine" if cfg["schedule"] == "cosine" else None, callback=on_epoch,
+                              lr_schedule="cosine" if cfg["schedule"] == "cosine" else None, callbacks=callbacks,
                               checkpoint=checkpoint, checkpoint_every=1, resume_from=resume_from)
         failed = False
     except KeyboardInterrupt:
-        bar.close()
-        params = best["params"] if best["params"] is not None else net.params
+        if bar is not None:
+            bar.on_train_end()  # fit ends its callbacks only when training ends; close the bar before the message
+        params = best.params if best.params is not None else net.params
         if np.isfinite(params).all():
             net.params[...] = params
             _save(out_dir, p, net, cfg, info={"interrupted": True})
@@ -386,7 +391,8 @@ def _train(p: Prepared, cfg: dict, batch: int | None, out_dir: Path, out: Out, p
         print(msg, file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED, {"interrupted": True, "out": str(out_dir)}
     finally:
-        bar.close()
+        if bar is not None:
+            bar.on_train_end()
         for w in caught:
             # With the cosine schedule the last epochs take ever smaller steps by design, so the
             # loss still creeping down at the end is the schedule landing, not a call for more epochs.
@@ -412,23 +418,27 @@ def _train(p: Prepared, cfg: dict, batch: int | None, out_dir: Path, out: Out, p
     files["metrics"] = out_dir / "metrics.json"
     m["history"] = history.as_dict()
     write_json(files["metrics"], {"config": cfg, "metrics": m})
-    if not history.epochs:  # --epochs 0: the untrained network is saved and evaluated, without a curve
-        out("        (no loss curve: no epochs were run)")
-    else:
-        try:
-            from ..plotting import plot_loss_curve  # writes the PNG atomically
-            files["loss_curve"] = plot_loss_curve(
-                out_dir / "loss.png", history.loss, history.val_loss, best_epoch=history.best_epoch,
-                loss_name="cross-entropy" if p.loss == "cross_entropy" else "loss (1/2 MSE, standardised)",
-                title=f"ninestep train: {os.path.basename(cfg['data'])} {p.net.layer_sizes}")
-        except ImportError as exc:
-            out(f"        (no loss curve: {exc})")
+    files.update(pictures(p, net, history, out_dir, out, norms.norms if norms is not None else None))
     _write_run(out_dir, cfg, "finished")  # --resume refuses a finished run
     out("Saved   " + ", ".join(str(f) for f in files.values()))
     example = "--input 30,70" if cfg["data"] == "arithmetic" else "--data FILE.csv"
     out(f"Next    ninestep predict --model {files['model']} {example}")
     return EXIT_OK, {"out": str(out_dir), "files": {k: str(v) for k, v in files.items()}, "metrics": m,
                      "config": cfg}
+
+
+class KeepBest(Callback):
+    """The weights of the epoch with the best validation loss so far: what Ctrl-C saves.
+
+    (fit's early stopping keeps the best weights too, but hands them back only when training ends.)
+    """
+
+    def __init__(self):
+        self.val_loss, self.params = np.inf, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if "val_loss" in logs and logs["val_loss"] < self.val_loss:
+            self.val_loss, self.params = logs["val_loss"], self.trainer.net.params.copy()
 
 
 def _save(out_dir: Path, p: Prepared, net, cfg: dict, info: dict) -> dict:
