@@ -293,3 +293,14 @@ def test_summary_says_a_checkpoint_is_not_a_model(capsys, keep):
 def test_predict_options_are_checked(capsys, keep, argv, message):
     code, _, err = run(capsys, "predict", "--model", keep / "model.npz", *argv)
     assert code == 2 and message in one_line_error(err)
+
+
+@pytest.mark.parametrize("which", ["model", "data"])
+def test_predict_output_never_overwrites_its_inputs(capsys, tmp_path, keep, which):
+    data = tmp_path / "x.csv"
+    data.write_text("x\n0.5\n")
+    target = keep / "model.npz" if which == "model" else data
+    before = target.read_bytes()
+    code, _, err = run(capsys, "predict", "--model", keep / "model.npz", "--data", data, "--output", target)
+    assert code == 2 and f"is the --{which} file" in one_line_error(err)
+    assert target.read_bytes() == before

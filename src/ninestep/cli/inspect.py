@@ -69,6 +69,9 @@ def predict(args, out: Out) -> int:
         raise UsageError("give one of --data FILE.csv or --input VALUES (e.g. --input 30,70).")
     if args.limit < 0:
         raise UsageError(f"--limit must be >= 0 (0 = all rows), got {args.limit}.")
+    for option, path in (("--model", args.model), ("--data", args.data)):
+        if args.output and path and os.path.exists(args.output) and os.path.samefile(args.output, path):
+            raise UsageError(f"--output {args.output} is the {option} file; write the predictions elsewhere.")
     model = load_model(args.model)
     n_in = model.net.n_inputs
     if args.input:
