@@ -378,3 +378,15 @@ def test_text_classes_that_look_like_numbers_in_new_data():
     assert pre.classes_ == ["1", "2", "A"]
     _, y = pre.clean(table(x=["1", "2"], c=["2", "1"]))  # all numbers here, but the classes are text
     np.testing.assert_array_equal(y, [1, 0])
+
+
+def test_fit_transform_equals_fit_then_transform():
+    data = table(a=["1", "", "3", "x7", "4"] * 8, c=["p", "q", "", "p", "r"] * 8, b=["yes", "no", "?", "no", "yes"] * 8,
+                 y=[str(i) for i in range(40)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        X1, y1 = TablePreprocessor("y").fit_transform(data)
+        pre = TablePreprocessor("y").fit(data)
+        X2 = pre.transform(data)
+    np.testing.assert_array_equal(X1, X2)
+    np.testing.assert_array_equal(y1, pre.transform_target(np.arange(40.0)))

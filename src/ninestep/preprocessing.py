@@ -348,26 +348,25 @@ class TablePreprocessor:
         classification), or None without a target.
         """
         table, y = self.clean(data)
-        self._fit(table, y)
-        return self.transform(table), (None if y is None else self.transform_target(y))
+        X = self._fit(table, y)
+        return self._scale(X), (None if y is None else self.transform_target(y))
 
-    def _fit(self, table: RawTable, y: np.ndarray | None) -> None:
+    def _fit(self, table: RawTable, y: np.ndarray | None) -> np.ndarray:
+        """Learn the columns and scalers from ``table``; returns its matrix before scaling."""
         self.feature_names_in_ = self._feature_names(table)
-        self.columns_ = [self._fit_column(table, name) for name in self.feature_names_in_]
+        # Each column is parsed once here and shared by the steps below (parsing is most of the cost).
+        parsed = {name: _Cells(table.cells[name], table.decimal, self._na) for name in self.feature_names_in_}
+        self.columns_ = [self._fit_column(table, name, parsed[name]) for name in self.feature_names_in_]
         self.target_scaler_ = StandardScaler().fit(y) if y is not None and self.task_ == "regression" else None
-        X = self._assemble(table, quiet=True, scaled=False)
+        X = self._assemble(table, quiet=True, parsed=parsed)
         idx = self._numeric_out()
         # Only number columns are standardised: 0/1 columns (one-hot, yes/no, indicators) stay 0/1,
         # as scikit-learn's ColumnTransformer recipes and fastai do; a rare category scaled by its
         # small standard deviation would become a large input.
         self.scaler_ = StandardScaler().fit(X[:, idx]) if idx.size else None
-        for c in self.columns_:
-            if c["kind"] == "number":
-                values = _Cells(table.cells[c["name"]], table.decimal, self._na).values
-                c["min"], c["max"] = float(np.nanmin(values)), float(np.nanmax(values))
+        return X
 
-    def _fit_column(self, table: RawTable, name: str) -> dict:
-        cells = _Cells(table.cells[name], table.decimal, self._na)
+    def _fit_column(self, table: RawTable, name: str, cells: _Cells) -> dict:
         kind = cells.kind
         where = f"{table.source}: column {name!r}"
         if kind == "empty":
@@ -383,6 +382,7 @@ class TablePreprocessor:
             present = cells.values[~gaps]
             spec["integer"] = all(cells.text[i].lstrip("+-").isdigit() for i in np.flatnonzero(~gaps))
             spec["fill"] = float(np.median(present))
+            spec["min"], spec["max"] = float(present.min()), float(present.max())
             if cells.bad.any():
                 self.report_.append(f"column {name!r}: {int(cells.bad.sum())} cell(s) that are not numbers "
                                     f"({_cells_at(table, cells.bad, cells)}) treated as missing")
@@ -437,9 +437,16 @@ class TablePreprocessor:
         about gaps or bad cells in columns that had none in training.
         """
         self._check_fitted()
-        return self._assemble(_as_table(data), quiet=False, scaled=True)
+        return self._scale(self._assemble(_as_table(data), quiet=False))
 
-    def _assemble(self, table: RawTable, quiet: bool, scaled: bool) -> np.ndarray:
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        idx = self._numeric_out()
+        if idx.size:
+            X[:, idx] = self.scaler_.transform(X[:, idx])
+        return X
+
+    def _assemble(self, table: RawTable, quiet: bool, parsed: dict | None = None) -> np.ndarray:
+        """The unscaled matrix: numbers, 0/1 columns and indicators, gaps filled (warnings unless quiet)."""
         absent = [c["name"] for c in self.columns_ if c["name"] not in table.cells]
         if absent:
             raise DataError(f"{table.source}: feature column{'s' if len(absent) > 1 else ''} "
@@ -447,9 +454,9 @@ class TablePreprocessor:
                             f"{', '.join(table.columns)}.")
         blocks = []
         for c in self.columns_:
-            cells = _Cells(table.cells[c["name"]], table.decimal, self._na)
+            cells = parsed[c["name"]] if parsed else _Cells(table.cells[c["name"]], table.decimal, self._na)
             if c["kind"] == "number":
-                block, gaps = cells.values[:, None], cells.missing | cells.bad
+                block, gaps = cells.values[:, None].copy(), cells.missing | cells.bad
             elif c["kind"] == "bool":
                 words = {**BOOLEAN_WORDS, "1": 1.0, "0": 0.0}
                 block = np.array([[words.get(t.lower(), np.nan)] for t in cells.text])
@@ -487,12 +494,7 @@ class TablePreprocessor:
             blocks.append(block)
             if c["indicator"]:
                 blocks.append(gaps[:, None].astype(np.float64))
-        X = np.concatenate(blocks, axis=1) if blocks else np.zeros((table.n_rows, 0))
-        if scaled:
-            idx = self._numeric_out()
-            if idx.size:
-                X[:, idx] = self.scaler_.transform(X[:, idx])
-        return X
+        return np.concatenate(blocks, axis=1) if blocks else np.zeros((table.n_rows, 0))
 
     # ------------------------------------------------------------ targets
     def transform_target(self, y: np.ndarray) -> np.ndarray:
