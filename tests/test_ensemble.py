@@ -282,3 +282,11 @@ def test_a_generator_seed_is_spawned():
     ens = Ensemble([2, 3, 1], n_members=2, seed=rng)
     children = np.random.default_rng(5).spawn(2)
     np.testing.assert_array_equal(ens.params[1], ns.Network([2, 3, 1], seed=children[1]).params)
+
+
+def test_a_generator_for_the_batch_order_advances_as_a_lone_fit_would():
+    X, y, _, _ = data("mse", n=30, n_out=1)
+    mine, alone = np.random.default_rng(8), np.random.default_rng(8)
+    Ensemble([2, 3, 1], seed=[0, 1]).fit(X, y, epochs=4, batch_size=8, seed=mine, tol=1e9)
+    ns.Network([2, 3, 1], seed=0).fit(X, y, epochs=4, batch_size=8, seed=alone, tol=1e9)
+    assert mine.integers(1 << 30) == alone.integers(1 << 30)

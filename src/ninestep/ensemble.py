@@ -310,7 +310,8 @@ class Ensemble:
                 result.diverged[k] = o.diverged
             _load_state(optimizers[k], o.opt_state, settings, o.history)
         result.optimizers = optimizers
-        if shuffle and batch_size < n:  # advance the caller's generator as the longest lone fit would
+        if isinstance(seed, np.random.Generator) and shuffle and batch_size < n:
+            # the caller's own generator: advance it as far as the longest lone fit would have
             for _ in range(max(len(h.loss) + (k in result.diverged) for k, h in enumerate(result.histories))):
                 rng.permutation(n)
         for k, message in result.diverged.items():
