@@ -168,3 +168,4 @@ def test_reproduce_100000_epochs_prints_the_notebooks_0_3502(capsys):
     # (from epoch 17,936).
     assert "epoch   100,000   article's loss 0.3502   MSE 0.4906   (notebook printed 0.3502)" in out
     assert "2 of 8 hidden units dead (layer 1: none of 4; layer 2: units 0, 3 (2 of 4))" in out
+    assert "layer 2 unit 3: killed by a step: alive at epoch 17,920, dead from epoch 17,930 on" in out

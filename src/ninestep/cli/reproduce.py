@@ -68,12 +68,13 @@ def run(args, out: Out) -> int:
     as_notebook = args.seed == article.SEED and args.lr == article.LR
     printed = article.NOTEBOOK.losses if as_notebook else ()
 
-    out(f"The article's run, as its notebook ({article.NOTEBOOK_URL}) does it:")
-    out(f"  data and initial weights from numpy.random.RandomState({args.seed}), drawn in the notebook's order "
-        "(X = rand(2, 10000) * 100, then W and b layer by layer);")
+    out("The article's run, as its notebook does it:")
+    out(f"  {article.NOTEBOOK_URL}")
+    out(f"  data and initial weights from numpy.random.RandomState({args.seed}), in the notebook's order:")
+    out("  X = rand(2, 10000) * 100, then W and b layer by layer;")
     out("  first 7,000 samples train, last 3,000 test; per-column mean/std scalers from the training rows;")
-    out(f"  [2, 4, 4, 3] ReLU, ReLU, linear; He-scaled W and b; full-batch gradient descent, lr {args.lr:g}, "
-        f"{epochs:,} epochs" + ("." if epochs == article.EPOCHS else " (the notebook's: 1,000,000; --full runs them)."))
+    out(f"  [2, 4, 4, 3] ReLU, ReLU, linear; He-scaled W and b; full-batch gradient descent, lr {args.lr:g};")
+    out(f"  {epochs:,} epochs" + ("." if epochs == article.EPOCHS else " (the notebook's: 1,000,000; --full runs them)."))
     run_ = article.setup(np.random.RandomState(args.seed))
     tracker = DeadUnitTracker(run_.net, run_.X_train, every=CHECK_EVERY)
     report_every = max(1, epochs // 10)
@@ -111,10 +112,10 @@ def run(args, out: Out) -> int:
     for unit in dead.as_list():
         epoch = tracker.since[unit]
         before = max(0, epoch - CHECK_EVERY)
-        cause = ("the initial draw: its pre-activation W x + b was <= 0 on every row before the first step"
+        cause = ("the initial draw:\n    its pre-activation W x + b was <= 0 on every row before the first step"
                  if epoch == 0 else
                  f"a step: alive at epoch {before:,}, dead from epoch {epoch:,} on (checked every "
-                 f"{CHECK_EVERY} epochs) - a gradient-descent step pushed its pre-activation below 0 on every row")
+                 f"{CHECK_EVERY} epochs);\n    a gradient-descent step pushed its pre-activation below 0 on every row")
         out(f"  - layer {unit[0]} unit {unit[1]}: killed by {cause}.")
     if dead.count:
         out("  A dead ReLU unit outputs 0 and has derivative 0 on every row, so back-propagation sends it no "
@@ -163,8 +164,8 @@ def _digits(ours: float, theirs: float) -> str:
 
 
 def _fixes(args, run_: article.Setup, at_fix: dict, fix_epochs: int, out: Out) -> dict:
-    out(f"\nWhat each fix does, {fix_epochs:,} epochs each, from the same RandomState({args.seed}) draw "
-        "(the same data; the same weights where the shapes allow):")
+    out(f"\nWhat each fix does, {fix_epochs:,} epochs each, from the same RandomState({args.seed}) draw")
+    out("(the same data; the same weights where the shapes allow):")
     results = {"article (the run above)": at_fix["article"]}
     details = {"article (the run above)": f"[2, 4, 4, 3], He W and b, gradient descent lr {args.lr:g}"}
     times = {}
