@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._validation import check_array
+from ._validation import check_array, check_choice, check_int
 from .archive import atomic_path
 from .diagnostics import dead_units
 from .metrics import r2
@@ -42,6 +42,7 @@ PathLike = str | os.PathLike
 #: Drawing every one of 10,000 points hides the picture under them; every k-th row is drawn.
 MAX_POINTS = 1500
 CLASSIFIER_OUTPUTS = ("softmax", "sigmoid")
+TASKS = ("classification", "regression")
 
 
 def _figure(nrows: int = 1, ncols: int = 1, *, size: tuple[float, float], squeeze: bool = False):
@@ -144,12 +145,6 @@ def plot_loss_curve(path: PathLike | None, loss: Sequence[float], val_loss: Sequ
 
 
 # ---------------------------------------------------------------------- the function the net computes
-def _check_task(task: str) -> str:
-    if task not in ("classification", "regression"):
-        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}.")
-    return task
-
-
 def plot_decision_boundary(net, X: Any, y: Any, path: PathLike | None = None, *, task: str | None = None,
                            x_scaler=None, y_scaler=None, classes: Sequence | None = None,
                            feature_names: Sequence[str] | None = None, target_names: Sequence[str] | None = None,
@@ -185,8 +180,8 @@ def plot_decision_boundary(net, X: Any, y: Any, path: PathLike | None = None, *,
 
     Returns the path written, or the Figure when ``path`` is None.
     """
-    task = _check_task(task or ("classification" if net.layers[-1].activation.name in CLASSIFIER_OUTPUTS
-                                else "regression"))
+    task = check_choice(task or ("classification" if net.layers[-1].activation.name in CLASSIFIER_OUTPUTS
+                                 else "regression"), "task", TASKS)
     X = check_array(X, "X")
     d = X.shape[1]
     allowed = (2,) if task == "classification" else (1, 2)
@@ -201,12 +196,11 @@ def plot_decision_boundary(net, X: Any, y: Any, path: PathLike | None = None, *,
     y = np.asarray(y)
     if len(y) != len(X):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}; give one target per row.")
-    if int(resolution) < 2:
-        raise ValueError(f"resolution must be an integer >= 2, got {resolution!r}.")
+    resolution = check_int(resolution, "resolution", minimum=2)
     xnames = _names(feature_names, d, "x", "feature_names")
     low, high = X.min(axis=0), X.max(axis=0)
     margin = 0.05 * np.where(high > low, high - low, 1.0)
-    axes_1d = [np.linspace(lo - m, hi + m, int(resolution)) for lo, hi, m in zip(low, high, margin)]
+    axes_1d = [np.linspace(lo - m, hi + m, resolution) for lo, hi, m in zip(low, high, margin)]
     grid = np.column_stack([g.ravel() for g in np.meshgrid(*axes_1d)]) if d == 2 else axes_1d[0][:, None]
     net_in = grid if x_scaler is None else x_scaler.transform(grid)
     # Over a coloured surface points hide it sooner than over class regions.
@@ -443,8 +437,7 @@ def plot_gradient_norms(norms: Any, path: PathLike | None = None, *, bias: bool 
         raise ValueError("bias=True needs the bias norms: pass GradientNorms().norms, shape (epochs, layers, 2), "
                          f"not shape {arr.shape[:2]}.")
     parts = (("-", "W"), ("--", "b"))[:2 if bias else 1]
-    if isinstance(first_epoch, bool) or not isinstance(first_epoch, (int, np.integer)) or first_epoch < 1:
-        raise ValueError(f"first_epoch must be an int >= 1 (epochs count from 1), got {first_epoch!r}.")
+    first_epoch = check_int(first_epoch, "first_epoch")  # epochs count from 1
     epochs = np.arange(first_epoch, first_epoch + arr.shape[0])
     fig, axes = _figure(size=(8.0, 4.4))
     ax = axes[0, 0]
@@ -484,7 +477,7 @@ def training_pictures(out_dir: PathLike, net, X: Any, y: Any, task: str, *, X_tr
     not drawn here: see :func:`plot_loss_curve`. :data:`TRAINING_PICTURES`
     lists every file name this may write.
     """
-    _check_task(task)
+    check_choice(task, "task", TASKS)
     out_dir = Path(out_dir)
     X = check_array(X, "X")
     scale = (lambda rows: rows) if x_scaler is None else x_scaler.transform
