@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import ninestep
+from ninestep import cli
 from test_cli import one_line_error, regression_csv, run  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="modes, links and signals as POSIX has them")
@@ -43,7 +44,7 @@ def snapshot(folder):
 def finished_run(tmp_path_factory):
     """A finished run (sine data), trained once for the module; tests copy it."""
     folder = tmp_path_factory.mktemp("finished") / "keep"
-    assert ninestep.cli.main(["train", *QUICK, "--out", str(folder)]) == 0
+    assert cli.main(["train", *QUICK, "--out", str(folder)]) == 0
     return folder
 
 
