@@ -390,3 +390,9 @@ def test_fit_transform_equals_fit_then_transform():
         X2 = pre.transform(data)
     np.testing.assert_array_equal(X1, X2)
     np.testing.assert_array_equal(y1, pre.transform_target(np.arange(40.0)))
+
+
+def test_missing_error_also_refuses_gaps_at_predict_time():
+    pre = TablePreprocessor(missing="error").fit(table(a=["1", "2", "3"]))
+    with pytest.raises(DataError, match=r"column 'a' has missing or bad cells \(row 1 'NA'\) and missing='error'"):
+        pre.transform(table(a=["1", "NA"]))
