@@ -122,6 +122,10 @@ def test_decision_boundary_colours_each_region_by_the_predicted_class(tmp_path, 
 def test_decision_boundary_reads_a_single_sigmoid_output_as_two_classes():
     fig = plot_decision_boundary(threshold_net(sigmoid=True), [[-1.0, 0.0], [1.0, 1.0]], [0, 1], resolution=20)
     assert legend_labels(fig.axes[0])[:2] == ["predicted class 0", "predicted class 1"]
+    # class names that are numbers (as a data set's labels 0, 1 often are) still read as classes
+    fig = plot_decision_boundary(threshold_net(sigmoid=True), [[-1.0, 0.0], [1.0, 1.0]], [0, 1], resolution=20,
+                                 classes=[0, "-1.5"])
+    assert legend_labels(fig.axes[0])[:2] == ["predicted class 0", "predicted class -1.5"]
 
 
 def test_decision_boundary_works_in_original_units_behind_a_scaler():

@@ -234,7 +234,9 @@ def _class_regions(net, grid_in, X, y, axes_1d, classes, every, shown):
     k = P.shape[1]
     if labels.max() >= k:
         raise ValueError(f"y holds class {labels.max()} but the network predicts {k} classes (0..{k - 1}).")
-    names = _names(classes, k, "class ", "classes") if classes is not None else [f"class {i}" for i in range(k)]
+    names = _names(classes, k, "class ", "classes") if classes is not None else [str(i) for i in range(k)]
+    # A bare number ("predicted 1") reads as a count; "predicted class 1" does not.
+    names = [f"class {n}" if n.lstrip("-").replace(".", "", 1).isdigit() else n for n in names]
     # tab10 is matplotlib's default colour cycle (C0, C1, ...); beyond ten classes, hues round the circle.
     colours = np.array([colormaps["tab10"](i)[:3] if k <= 10 else colormaps["hsv"](i / k)[:3] for i in range(k)])
     n1, n2 = len(axes_1d[0]), len(axes_1d[1])
