@@ -182,12 +182,12 @@ def _fixes(args, run_: article.Setup, at_fix: dict, fix_epochs: int, out: Out) -
         f"batches of {DEFAULT_BATCH}, early stopping on 10 % of the training rows "
         f"({results[DEFAULT].epochs} epochs)")
     out(text_table(["", "MSE train", "article's loss", *[f"test MAE {o}" for o in OUTPUTS], "dead units", "time"],
-                   [[name, f"{r.mse:.2e}", f"{r.loss:.4f}", *[f"{m:.3f}" for m in r.test_mae],
+                   [[name, f"{r.mse:.2e}", f"{r.loss:.4g}", *[f"{m:.3f}" for m in r.test_mae],
                      f"{r.dead.count} of {r.dead.total}", f"{times[name]:.1f} s" if name in times else ""]
                     for name, r in results.items()]))
     for name, what in details.items():
         out(f"  - {name}: {what}")
-    out("  MSE and the article's loss in standardised units; test MAE in original units.")
+    out("  MSE and the article's loss in standardised units; test MAE in original units; time: wall clock.")
     return results
 
 
