@@ -126,6 +126,7 @@ def test_resume_refuses_other_options(capsys, tmp_path):
     assert code == 2 and "drop --lr, --epochs" in one_line_error(err)
     assert snapshot(out) == before
     assert run(capsys, "train", "--resume", out, "--quiet")[0] == 0  # --quiet, --json, --debug are allowed
+    assert strict_json(out / "run.json")["status"] == "finished"
 
 
 def test_resume_refuses_a_run_json_with_infinity(capsys, tmp_path):

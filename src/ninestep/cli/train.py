@@ -316,6 +316,7 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
             if (out_dir / "run.json").read_bytes() != run_bytes:
                 raise ValueError(f"{out_dir / 'run.json'} changed while this run was loading its data (another "
                                  "run used the folder); nothing was resumed.")
+            _write_run(out_dir, cfg, "running")
         else:
             modes = _start(out_dir, cfg)
         try:
