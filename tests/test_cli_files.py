@@ -306,3 +306,26 @@ def test_predict_output_never_overwrites_its_inputs(capsys, tmp_path, keep, whic
     code, _, err = run(capsys, "predict", "--model", keep / "model.npz", "--data", data, "--output", target)
     assert code == 2 and f"is the --{which} file" in one_line_error(err)
     assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_while_training_the_folder_is_locked_and_marked_running(capsys, tmp_path, monkeypatch, resume):
+    from ninestep.cli import train
+    from test_cli_train import _interrupt_at
+
+    out, seen = tmp_path / "r", []
+    if resume:
+        with pytest.MonkeyPatch.context() as m:
+            _interrupt_at(m, 1)
+            assert run(capsys, "train", *QUICK, "--epochs", "4", "--out", out)[0] == 130
+    real = train.KeepBest.on_epoch_end
+
+    def look(self, epoch, logs=None):
+        seen.append((strict_json(out / "run.json")["status"], json.loads((out / ".lock").read_text())["pid"]))
+        return real(self, epoch, logs)
+
+    monkeypatch.setattr(train.KeepBest, "on_epoch_end", look)
+    argv = ["--resume", out, "--quiet"] if resume else [*QUICK, "--out", out]
+    assert run(capsys, "train", *argv)[0] == 0
+    assert seen and set(seen) == {("running", os.getpid())}
+    assert strict_json(out / "run.json")["status"] == "finished" and not (out / ".lock").exists()
