@@ -14,30 +14,55 @@ function hexRgb(hex) {
   const v = parseInt(hex.slice(1), 16);
   return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
 }
+const CLASS_RGB = CLASS_COLOURS.map(hexRgb);
 
-// 0..255 -> orange .. grey .. blue (TensorFlow Playground's colours)
-function diverging(q) {
+// 0..255 -> orange .. grey .. blue (TensorFlow Playground's colours), as a table: no work per pixel.
+const DIVERGING = Array.from({ length: 256 }, (_, q) => {
   const t = q / 255;
   const [a, b, u] = t < 0.5 ? [NEG, MID, t * 2] : [MID, POS, (t - 0.5) * 2];
   return [a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u, a[2] + (b[2] - a[2]) * u];
-}
+});
+const diverging = q => DIVERGING[q];
 
-const scratch = new Map();  // one small canvas per grid size, reused by every frame
+const scratch = new Map();  // one small canvas and image per grid size, reused by every frame
 function paintGrid(ctx, res, colourAt, x, y, w, h) {
   if (!scratch.has(res)) {
     const c = document.createElement("canvas");
     c.width = res; c.height = res;
-    scratch.set(res, c);
+    scratch.set(res, [c, c.getContext("2d").createImageData(res, res)]);
   }
-  const off = scratch.get(res), octx = off.getContext("2d");
-  const img = octx.createImageData(res, res);
+  const [off, img] = scratch.get(res), d = img.data;
   for (let i = 0; i < res * res; i++) {
     const c = colourAt(i);
-    img.data.set([c[0], c[1], c[2], 255], 4 * i);
+    d[4 * i] = c[0]; d[4 * i + 1] = c[1]; d[4 * i + 2] = c[2]; d[4 * i + 3] = 255;
   }
-  octx.putImageData(img, 0, 0);
+  off.getContext("2d").putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = true;
   ctx.drawImage(off, x, y, w, h);
+}
+
+// The points change only with the data: drawn once onto their own canvas, then copied each frame.
+let pointsCache = { key: null, canvas: null };
+function pointsLayer(ds, frame, outIndex, W, H) {
+  const key = `${ds.version}|${outIndex}|${W}x${H}`;
+  if (pointsCache.key === key) return pointsCache.canvas;
+  const layer = document.createElement("canvas");
+  layer.width = W; layer.height = H;
+  const ctx = layer.getContext("2d"), [ax, ay] = ds.axes;
+  const sx = v => (v - ax[0]) / (ax[1] - ax[0]) * W, sy = v => (1 - (v - ay[0]) / (ay[1] - ay[0])) * H;
+  const colour = pointColour(ds, frame, outIndex);
+  for (const [part, stroke] of [["train", "#fff"], ["test", "#000"]]) {
+    const p = ds[part];
+    for (let i = 0; i < p.x[0].length; i++) {
+      ctx.beginPath();
+      ctx.arc(sx(p.x[0][i]), sy(p.x[1][i]), 3.2, 0, 2 * Math.PI);
+      ctx.fillStyle = colour(p, i);
+      ctx.fill();
+      ctx.lineWidth = 1; ctx.strokeStyle = stroke; ctx.stroke();
+    }
+  }
+  pointsCache = { key, canvas: layer };
+  return layer;
 }
 
 // The output over the plane (2-D) or along the axis (1-D), with the points.
@@ -54,26 +79,18 @@ export function drawOutput(canvas, ds, frame, outIndex) {
       const g = decode(out.grid);
       paintGrid(ctx, Math.sqrt(g.length), i => diverging(g[i]), 0, 0, W, H);
     } else if (out.kind === "classes") {
-      const g = decode(out.grid), c = decode(out.confidence), k = ds.classes.length;
+      const g = decode(out.grid), c = decode(out.confidence), k = ds.classes.length, rgb = [0, 0, 0];
       paintGrid(ctx, Math.sqrt(g.length), i => {
-        const base = hexRgb(CLASS_COLOURS[g[i] % 6]), u = Math.max(0, (c[i] / 255 - 1 / k) / (1 - 1 / k));
-        return base.map((v, j) => MID[j] + (v - MID[j]) * (0.25 + 0.6 * u));
+        // paler where the network is unsure: confidence 1/k (a guess) -> mostly grey, 1 -> the class colour
+        const base = CLASS_RGB[g[i] % 6], u = 0.25 + 0.6 * Math.max(0, (c[i] / 255 - 1 / k) / (1 - 1 / k));
+        for (let j = 0; j < 3; j++) rgb[j] = MID[j] + (base[j] - MID[j]) * u;
+        return rgb;
       }, 0, 0, W, H);
     } else {
       const g = decode(out.grids[outIndex]);
       paintGrid(ctx, Math.sqrt(g.length), i => diverging(g[i]), 0, 0, W, H);
     }
-    const colour = pointColour(ds, frame, outIndex);
-    for (const [part, stroke] of [["train", "#fff"], ["test", "#000"]]) {
-      const p = ds[part];
-      for (let i = 0; i < p.x[0].length; i++) {
-        ctx.beginPath();
-        ctx.arc(sx(p.x[0][i]), sy(p.x[1][i]), 3.2, 0, 2 * Math.PI);
-        ctx.fillStyle = colour(p, i);
-        ctx.fill();
-        ctx.lineWidth = 1; ctx.strokeStyle = stroke; ctx.stroke();
-      }
-    }
+    ctx.drawImage(pointsLayer(ds, frame, outIndex, W, H), 0, 0);
     axisLabels(ctx, W, H, ds.plot[0], ds.plot[1], ax, ay);
     return;
   }
@@ -107,7 +124,7 @@ function pointColour(ds, frame, outIndex) {
   if (ds.task === "classification") return (p, i) => CLASS_COLOURS[p.y[i] % 6];
   const out = frame.output, lo = out.lo[outIndex], hi = out.hi[outIndex];
   return (p, i) => {
-    const q = Math.max(0, Math.min(255, (p.y[outIndex][i] - lo) / (hi - lo || 1) * 255));
+    const q = Math.round(Math.max(0, Math.min(255, (p.y[outIndex][i] - lo) / (hi - lo || 1) * 255)));
     const c = diverging(q);
     return `rgb(${c[0]},${c[1]},${c[2]})`;
   };
@@ -131,9 +148,12 @@ export function drawLoss(canvas, train, test) {
   const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
   ctx.clearRect(0, 0, W, H);
   ctx.fillStyle = "#fafafa"; ctx.fillRect(0, 0, W, H);
-  const all = train.concat(test).filter(v => v > 0 && Number.isFinite(v));
-  if (all.length < 1) return;
-  let lo = Math.log10(Math.min(...all)), hi = Math.log10(Math.max(...all));
+  let lo = Infinity, hi = -Infinity;  // a loop: spreading 100,000 epochs into Math.min would overflow the stack
+  for (const series of [train, test]) {
+    for (const v of series) if (v > 0 && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  }
+  if (!(lo <= hi)) return;
+  lo = Math.log10(lo); hi = Math.log10(hi);
   if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
   const n = train.length, stride = Math.max(1, Math.floor(n / W));
   const sx = i => n > 1 ? i / (n - 1) * (W - 40) + 36 : 36;
