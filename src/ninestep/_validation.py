@@ -8,6 +8,7 @@ inside NumPy for a mistake in their own input.
 
 from __future__ import annotations
 
+import mmap
 import numbers
 import sys
 from typing import Any
@@ -28,6 +29,8 @@ __all__ = [
     "check_bool",
     "overflow_error",
     "check_sample_weight",
+    "release_pages",
+    "memory_map_of",
 ]
 
 
@@ -147,6 +150,10 @@ def check_array(
         want = " or ".join(f"{d}-D" for d in allowed)
         raise ValueError(f"{name} must be {want}, got {arr.ndim}-D with shape {arr.shape}.")
     original = arr
+    if isinstance(X, np.memmap) and dtype is not None and arr.dtype != np.dtype(dtype) and arr.dtype.kind == "f":
+        raise ValueError(f"{name} is a memory-mapped {arr.dtype.name} array but {np.dtype(dtype).name} is needed; "
+                         "converting it would load it all into memory. Build the network with "
+                         f"dtype=np.{arr.dtype.name}, or save the data as {np.dtype(dtype).name}.")
     if dtype is not None:
         if arr.dtype == bool:
             arr = arr.astype(dtype)
@@ -179,6 +186,42 @@ def check_array(
     return arr
 
 
+#: How much of a memory-mapped array is read between two releases of its pages.
+_BLOCK_BYTES = 64 << 20
+
+
+def memory_map_of(arr: Any) -> mmap.mmap | None:
+    """The ``mmap`` behind an array read with ``np.load(..., mmap_mode=...)`` (or a view of one), else None.
+
+    ``np.asarray`` turns a ``np.memmap`` into a plain ndarray view, so the
+    mapping is found through the chain of ``.base`` arrays.
+    """
+    while arr is not None:
+        if isinstance(arr, mmap.mmap):
+            return arr
+        mapping = getattr(arr, "_mmap", None)
+        if mapping is not None:
+            return mapping
+        arr = getattr(arr, "base", None)
+    return None
+
+
+def release_pages(arr: Any) -> None:
+    """Let the OS take back the pages of a memory-mapped array that have been read (no-op otherwise).
+
+    A file mapped with ``np.load(path, mmap_mode="r")`` stays on disk, but
+    every page read counts in the process's resident memory until the OS
+    needs it back. ``madvise(MADV_DONTNEED)`` hands them back at once; the
+    next read of the same rows comes from the OS's file cache (or the disk).
+    """
+    mapping = memory_map_of(arr)
+    if mapping is not None and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # a closed or unusual mapping: nothing to give back
+            pass
+
+
 def _sum(arr: np.ndarray) -> float:
     """The sum of every value of ``arr``: NaN or infinite if any value is (or if the sum overflows).
 
@@ -189,6 +232,15 @@ def _sum(arr: np.ndarray) -> float:
     """
     if arr.size == 0:
         return 0.0
+    if arr.ndim == 2 and arr.nbytes > _BLOCK_BYTES and memory_map_of(arr) is not None:
+        # Data larger than memory: read it block by block and let the OS drop each block's pages,
+        # so that checking a 4 GB file does not make it all resident.
+        rows = max(1, _BLOCK_BYTES // max(1, arr.strides[0]))
+        total = 0.0
+        for start in range(0, arr.shape[0], rows):
+            total += float(_sum(np.asarray(arr[start:start + rows])))
+            release_pages(arr)
+        return total
     if (arr.ndim == 2 and arr.size >= 1 << 16 and arr.dtype in (np.float32, np.float64)
             and (arr.flags.c_contiguous or arr.flags.f_contiguous)):  # strided: NumPy's slow loop, not BLAS
         return np.add.reduce(arr @ np.ones(arr.shape[1], dtype=arr.dtype))

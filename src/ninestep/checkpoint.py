@@ -48,7 +48,8 @@ def run_fingerprint(data: tuple, loss_name: str, batch_size: int, shuffle: bool,
         return value
     X = data[0]
     return {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "loss": loss_name,
-            "batch_size": int(batch_size), "shuffle": bool(shuffle), "alpha": float(alpha),
+            "batch_size": int(batch_size), "shuffle": shuffle if isinstance(shuffle, str) else bool(shuffle),
+            "alpha": float(alpha),
             "data_crc32": crc(*data), "validation_crc32": None if validation is None else crc(*validation)}
 
 

@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ._fastpath import TrainingStep, fast_update
-from ._validation import as_generator, check_bool, check_int, check_nonnegative, check_sample_weight
+from ._validation import (as_generator, check_bool, check_int, check_nonnegative, check_sample_weight,
+                          memory_map_of, release_pages)
 from .callbacks import (Callback, DivergenceError, DivergenceGuard, EarlyStopping, History, LambdaCallback,
                         LearningRateSchedule, stacklevel_outside_ninestep)
 from .checkpoint import Checkpoint, read_checkpoint, run_fingerprint
@@ -86,11 +87,14 @@ class Trainer:
             for s in batch_slices(n, size):
                 yield X[s], Y[s], None if w is None else w[s]
             return
-        order = self.rng.permutation(n)
+        order = self.rng.permutation(n) if self.shuffle is True else _block_order(self.rng, n, 64 * size)
         # Each batch is gathered into the same buffers (no copy of the shuffled data set);
         # mode="clip" (a permutation is always in range) spares take its extra buffered copy.
         X_buf, Y_buf, w_buf = self._buffers
-        for s in batch_slices(n, size):
+        mapped = memory_map_of(X) is not None
+        for i, s in enumerate(batch_slices(n, size)):
+            if mapped and i % 256 == 255:  # a file larger than memory: hand back the pages read so far
+                release_pages(X)
             m = s.stop - s.start
             rows = order[s]
             yield (X.take(rows, axis=0, out=X_buf[:m], mode="clip"), Y.take(rows, axis=0, out=Y_buf[:m], mode="clip"),
@@ -128,8 +132,12 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
     ----------
     net : Network
     X : array of shape (n_samples, n_inputs)
-        May be a memory-mapped array (``np.load(path, mmap_mode="r")``):
-        mini-batches are gathered from it, so memory holds one batch.
+        May be a memory-mapped array (``np.load(path, mmap_mode="r")``) of
+        the network's dtype: it is checked block by block and mini-batches
+        are gathered from it, handing the pages read back to the OS as it
+        goes, so that resident memory holds about a batch and the
+        parameters, not the data (see docs/tabular.md for the trade-off of
+        shuffling a file).
     y : targets; see :func:`ninestep.losses.prepare_targets`
     loss : {"mse", "cross_entropy", "binary_cross_entropy"}
     optimizer : SGD, Adam or your own Optimizer, default ``Adam(lr=1e-3)``
@@ -138,8 +146,12 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
         Number of passes over the data (the maximum, with early stopping).
     batch_size : int or None
         Rows per gradient step; ``None`` means the full batch (the article).
-    shuffle : bool, default True
-        Visit the rows in a new random order every epoch.
+    shuffle : True (default), False or "blocks"
+        Visit the rows in a new random order every epoch. ``"blocks"``
+        shuffles the order of blocks of ``64 * batch_size`` consecutive rows
+        and the rows inside each block: far fewer reads for a memory-mapped
+        file larger than memory (each block is read in one sweep), at the
+        cost of batches drawn from one block at a time.
     validation_data : (X_val, y_val), optional
         Evaluated after every epoch into ``History.val_loss``.
     seed : int or numpy.random.Generator, optional
@@ -182,7 +194,8 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
     min_delta = check_nonnegative(min_delta, "min_delta")
     tol = check_nonnegative(tol, "tol")
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every")
-    shuffle = check_bool(shuffle, "shuffle")
+    if shuffle != "blocks":
+        shuffle = check_bool(shuffle, "shuffle")
     user_callbacks = _callback_list(callbacks, callback)
     if not np.isfinite(net.params).all():
         raise ValueError("the network's weights contain NaN or infinity; build a new Network "
@@ -300,6 +313,12 @@ def _loop(trainer: Trainer, callbacks: list[Callback], resumed, stateful: list[C
             break
     for cb in callbacks:
         cb.on_train_end()
+
+
+def _block_order(rng: np.random.Generator, n: int, block: int) -> np.ndarray:
+    """Rows in a random order of blocks of ``block`` consecutive rows, each block's rows shuffled."""
+    starts = rng.permutation(-(-n // block)) * block
+    return np.concatenate([start + rng.permutation(min(block, n - start)) for start in starts])
 
 
 def _check_two_classes(Y: np.ndarray, loss: str) -> None:
