@@ -573,3 +573,30 @@ def test_a_weight_array_of_the_wrong_dtype_is_refused(tmp_path, model_file):
     bad = _with_array(src, tmp_path / "int.npz", "W0", np.zeros((3, 5), dtype=np.int64))
     with pytest.raises(ModelFileError, match="'W0' has dtype int64"):
         ns.load(bad)
+
+
+def test_a_model_with_a_table_preprocessor_predicts_from_raw_columns_in_any_order(tmp_path):
+    from ninestep.preprocessing import TablePreprocessor
+    from ninestep.tabular import RawTable
+
+    rng = np.random.default_rng(0)
+    n = 200
+    area = rng.uniform(30, 200, n)
+    city = rng.choice(["Paris", "Lyon", "Nice"], n)
+    price = area * 3 + np.where(city == "Paris", 100, 0) + rng.normal(0, 5, n)
+    columns = {"area": [f"{a:.1f}" for a in area], "city": list(city), "price": [f"{p:.2f}" for p in price]}
+    columns["area"][3] = ""  # a gap, imputed
+    pre = TablePreprocessor("price")
+    X, y = pre.fit_transform(RawTable.from_columns(columns))
+    net = ns.Network([X.shape[1], 16, 1], seed=0)
+    net.fit(X, y, optimizer=ns.Adam(0.01), epochs=150, batch_size=32, seed=0, tol=1e9)
+    ns.save_model(tmp_path / "m.npz", net, preprocessor=pre, task="regression", target_names=["price"])
+    model = ns.load(tmp_path / "m.npz")
+    assert isinstance(model, ns.SavedModel) and model.preprocessor is not None
+    rows = {"city": ["Paris", "Nice"], "area": ["100", "100"]}  # columns in another order, no target
+    pred = model.predict(RawTable.from_columns(rows)).ravel()
+    assert abs(pred[0] - pred[1] - 100) < 30 and abs(pred[1] - 300) < 40
+    # a preprocessor array without its description is refused, like any member the file does not explain
+    bad = _with_meta(tmp_path / "m.npz", tmp_path / "bad.npz", preprocessor=None)
+    with pytest.raises(ModelFileError, match="preprocessing arrays .* but no preprocessor description"):
+        ns.load(bad)

@@ -12,6 +12,7 @@ from . import callbacks
 from .activations import get_activation
 from .callbacks import Callback, DivergenceError, History, LossExplosionWarning
 from .data import make_arithmetic, make_moons, make_sine, make_spirals, train_test_split
+from .ensemble import Ensemble
 from .gradcheck import check_gradients
 from .layers import Dense
 from .losses import get_loss
@@ -19,20 +20,31 @@ from .metrics import accuracy, confusion_matrix, loss_report, mae, mse, r2
 from .model_file import ModelFileError, SavedModel, load, load_model, save_model
 from .network import CapacityWarning, Network, count_params
 from .optimizers import SGD, Adam
+from .preprocessing import TablePreprocessor
 from .scaling import StandardScaler
+from .tabular import read_table
 from .training import ConvergenceWarning, fit
 
 __version__ = "0.1.0"
 
+
+def to_onnx(model, path=None, **options):
+    """Export a model to ONNX; see :func:`ninestep.onnx_export.to_onnx` (needs ``pip install 'ninestep[onnx]'``)."""
+    from .onnx_export import to_onnx as export  # imports onnx, which the core never needs
+
+    return export(model, path, **options)
+
+
 __all__ = [
     "make_arithmetic", "make_moons", "make_spirals", "make_sine", "train_test_split",
-    "StandardScaler",
+    "StandardScaler", "TablePreprocessor", "read_table",
     "Dense", "Network", "count_params", "CapacityWarning",
     "get_activation", "get_loss",
     "SGD", "Adam",
+    "Ensemble",
     "fit", "History", "Callback", "callbacks", "ConvergenceWarning", "DivergenceError", "LossExplosionWarning",
     "mse", "mae", "r2", "accuracy", "confusion_matrix", "loss_report",
     "check_gradients",
-    "load", "load_model", "save_model", "SavedModel", "ModelFileError",
+    "load", "load_model", "save_model", "SavedModel", "ModelFileError", "to_onnx",
     "__version__",
 ]

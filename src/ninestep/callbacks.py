@@ -65,8 +65,9 @@ class Callback:
     ``logs`` of ``on_batch_end``: ``{"loss": batch loss, "size": rows}``
     (after the optimiser's step). ``logs`` of ``on_epoch_end``:
     ``{"epoch": epochs done, "loss", "lr"}`` and ``"val_loss"`` with
-    validation data. Set ``self.trainer.stop_training = True`` to stop
-    after the current epoch.
+    validation data. ``on_train_end`` is called even when training stops
+    with an error, with ``logs = {"failed": True}``. Set
+    ``self.trainer.stop_training = True`` to stop after the current epoch.
     """
 
     trainer: Any = None
@@ -337,6 +338,8 @@ class EarlyStopping(Callback):
             self.trainer.stop_training = True
 
     def on_train_end(self, logs=None):
+        if logs and logs.get("failed"):  # an error keeps the weights the error left (the epoch's start)
+            return
         if self.patience is not None and self.best_params is not None:
             self.trainer.net.params[...] = self.best_params
 

@@ -12,6 +12,11 @@ JSON description; nothing that executes on load) holding
     each layer's weights (n_in, n_out) and biases (n_out,).
 ``x_mean, x_scale, y_mean, y_scale``
     the fitted scalers, when saved with the model.
+``pre.*`` and the description's ``preprocessor``
+    a :class:`~ninestep.preprocessing.TablePreprocessor` (imputation
+    values, categories, missing-value indicators, scalers), when the model
+    was trained on a raw table: then ``predict`` takes the table's raw
+    columns, by name and in any order.
 
 Nothing else: a member the description does not explain is refused, and
 so is a training checkpoint (:mod:`ninestep.checkpoint`), which holds the
@@ -30,6 +35,7 @@ import numpy as np
 
 from .archive import ArchiveError, read_description, read_network_archive, write_archive
 from .network import Network
+from .preprocessing import TablePreprocessor
 from .scaling import StandardScaler
 
 __all__ = ["ModelFileError", "SavedModel", "save_model", "load_model", "load"]
@@ -56,8 +62,11 @@ class SavedModel:
     feature_names: list[str] | None = None
     target_names: list[str] | None = None
     info: dict = field(default_factory=dict)
+    preprocessor: TablePreprocessor | None = None
 
     def _outputs(self, X: Any) -> np.ndarray:
+        if self.preprocessor is not None:  # a raw table (columns by name), as the model was trained on
+            return self.net.forward(self.preprocessor.transform(X))
         Xs = self.x_scaler.transform(X) if self.x_scaler is not None else X
         return self.net.forward(Xs)
 
@@ -75,12 +84,15 @@ class SavedModel:
             idx = self.predict_proba(X).argmax(axis=1)
             return np.asarray(self.classes, dtype=object if isinstance(self.classes[0], str) else None)[idx]
         out = self._outputs(X)
+        if self.preprocessor is not None and self.preprocessor.target_scaler_ is not None:
+            return self.preprocessor.target_scaler_.inverse_transform(out)
         return self.y_scaler.inverse_transform(out) if self.y_scaler is not None else out
 
     @property
     def holds_preprocessing(self) -> bool:
-        """Whether ``predict`` does more than ``net.predict`` (scaling, class names)."""
-        return self.x_scaler is not None or self.y_scaler is not None or self.classes is not None
+        """Whether ``predict`` does more than ``net.predict`` (scaling, encoding, class names)."""
+        return (self.x_scaler is not None or self.y_scaler is not None or self.classes is not None
+                or self.preprocessor is not None)
 
 
 # ---------------------------------------------------------------------- writing
@@ -100,12 +112,15 @@ def _n_classes(net: Network) -> int:
 
 def save_model(path: str | os.PathLike, net: Network, *, x_scaler: StandardScaler | None = None,
                y_scaler: StandardScaler | None = None, classes=None, task: str | None = None,
-               feature_names=None, target_names=None, info: dict | None = None) -> Path:
+               feature_names=None, target_names=None, info: dict | None = None,
+               preprocessor: TablePreprocessor | None = None) -> Path:
     """Save ``net`` (and optionally its scalers and class names) to ``path`` (.npz), atomically.
 
     ``classes`` names the outputs of a classifier (2 names for a single
     sigmoid output, else one per output); ``feature_names`` one per input;
-    ``info`` is any JSON object. Raises ValueError for NaN weights or
+    ``info`` is any JSON object; ``preprocessor`` a fitted
+    :class:`~ninestep.preprocessing.TablePreprocessor` whose output columns
+    are the network's inputs. Raises ValueError for NaN weights or
     mismatched lengths, so that no file is written that could not be read.
     """
     if not isinstance(net, Network):
@@ -119,6 +134,15 @@ def save_model(path: str | os.PathLike, net: Network, *, x_scaler: StandardScale
             if getattr(scaler, "mean_", None) is None or np.shape(scaler.mean_) != (width,):
                 raise ValueError(f"{prefix}_scaler must be a StandardScaler fitted on {width} columns.")
             arrays[f"{prefix}_mean"], arrays[f"{prefix}_scale"] = scaler.mean_, scaler.scale_
+    if preprocessor is not None:
+        if not isinstance(preprocessor, TablePreprocessor):
+            raise TypeError(f"preprocessor must be a fitted ninestep.TablePreprocessor, got {preprocessor!r:.60}.")
+        pre_meta, pre_arrays = preprocessor.to_arrays()
+        if len(preprocessor.get_feature_names_out()) != net.n_inputs:
+            raise ValueError(f"the preprocessor makes {len(preprocessor.get_feature_names_out())} columns but the "
+                             f"network takes {net.n_inputs} inputs.")
+        meta["preprocessor"] = pre_meta
+        arrays.update({f"pre.{k}": v for k, v in pre_arrays.items()})
     return write_archive(path, meta, arrays)
 
 
@@ -165,7 +189,8 @@ def load_model(path: str | os.PathLike) -> SavedModel:
         member, a newer format, or a training checkpoint (which is not a
         model: it holds no scalers and the last epoch's weights).
     """
-    meta, arrays, net = read_network_archive(path, "model", Network, lambda name: name in _SCALER_KEYS)
+    meta, arrays, net = read_network_archive(path, "model", Network,
+                                             lambda name: name in _SCALER_KEYS or name.startswith("pre."))
     classes = _names(path, meta, "classes", _n_classes(net) if meta.get("classes") is not None else None)
     task, info = meta.get("task"), meta.get("info") or {}
     if task is not None and task not in ("regression", "classification"):
@@ -175,7 +200,28 @@ def load_model(path: str | os.PathLike) -> SavedModel:
     return SavedModel(net=net, x_scaler=_scaler(path, arrays, "x", net.n_inputs),
                       y_scaler=_scaler(path, arrays, "y", net.n_outputs), classes=classes, task=task,
                       feature_names=_names(path, meta, "feature_names", net.n_inputs),
-                      target_names=_names(path, meta, "target_names", None), info=info)
+                      target_names=_names(path, meta, "target_names", None), info=info,
+                      preprocessor=_preprocessor(path, meta, arrays, net))
+
+
+def _preprocessor(path, meta: dict, arrays: dict[str, np.ndarray], net: Network) -> TablePreprocessor | None:
+    described, stored = meta.get("preprocessor"), {k[4:]: v for k, v in arrays.items() if k.startswith("pre.")}
+    if described is None:
+        if stored:
+            raise _fail(path, f"holds preprocessing arrays ({', '.join(sorted(stored))}) but no preprocessor "
+                              "description; ninestep refuses files it did not write.")
+        return None
+    if not isinstance(described, dict):
+        raise _fail(path, "has an invalid 'preprocessor' entry (expected a JSON object).")
+    try:
+        pre = TablePreprocessor.from_arrays(described, stored)
+        width = len(pre.get_feature_names_out())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"has an invalid preprocessor ({exc}).") from None
+    if width != net.n_inputs:
+        raise _fail(path, f"is inconsistent: its preprocessor makes {width} columns but the network takes "
+                          f"{net.n_inputs} inputs.")
+    return pre
 
 
 def load(path: str | os.PathLike):

@@ -276,7 +276,7 @@ class _training:
 
 
 def _loop(trainer: Trainer, callbacks: list[Callback], resumed, stateful: list[Callback]) -> None:
-    """Epochs, then batches, then a step; the callbacks do the rest."""
+    """Set up the fast path and the callbacks, then train."""
     net, optimizer = trainer.net, trainer.optimizer
     step = TrainingStep(net, trainer.loss, trainer.alpha, trainer.grad)  # writes the gradient into trainer.grad
     update = fast_update(optimizer)
@@ -287,9 +287,21 @@ def _loop(trainer: Trainer, callbacks: list[Callback], resumed, stateful: list[C
     batch_callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
     for cb in callbacks:
         cb.on_train_begin()
-    if resumed is not None:
-        resumed.load_callbacks(stateful)
-        resumed.apply(net, optimizer, trainer.rng)
+    logs = {"failed": True}
+    try:
+        if resumed is not None:
+            resumed.load_callbacks(stateful)
+            resumed.apply(net, optimizer, trainer.rng)
+        _epochs(trainer, callbacks, batch_callbacks, step, update)
+        logs["failed"] = False
+    finally:  # also when training stops with an error, so that a progress bar closes
+        for cb in callbacks:
+            cb.on_train_end(logs)
+
+
+def _epochs(trainer: Trainer, callbacks: list[Callback], batch_callbacks: list[Callback], step, update) -> None:
+    """Epochs, then batches, then a step: the whole of training."""
+    net, optimizer = trainer.net, trainer.optimizer
     n = trainer.X.shape[0] if trainer.w is None else float(trainer.w.sum())
     for epoch in range(trainer.start_epoch, trainer.epochs):
         trainer.epoch = epoch
@@ -311,8 +323,6 @@ def _loop(trainer: Trainer, callbacks: list[Callback], resumed, stateful: list[C
             cb.on_epoch_end(epoch, logs)
         if trainer.stop_training:
             break
-    for cb in callbacks:
-        cb.on_train_end()
 
 
 def _block_order(rng: np.random.Generator, n: int, block: int) -> np.ndarray:
