@@ -41,92 +41,21 @@ gives plain JSON metadata and float arrays for the model file (no pickle);
 
 from __future__ import annotations
 
-import re
 import warnings
-from functools import cached_property
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
+# How one column is parsed and encoded lives in the private _cells module; the constants and the
+# error and warning classes are part of this module's API.
+from ._cells import (BOOLEAN_WORDS, MISSING_MODES, NA_VALUES, Cells, DataError, DataWarning, as_table,
+                     assemble, cells_at, count, fit_column, fmt, fill_text)
 from .scaling import StandardScaler
-from .tabular import RawTable, infer_task, parse_number
+from .tabular import RawTable, infer_task
 
-__all__ = ["TablePreprocessor", "DataError", "DataWarning", "NA_VALUES", "predict_table"]
+__all__ = ["TablePreprocessor", "DataError", "DataWarning", "NA_VALUES", "BOOLEAN_WORDS", "predict_table"]
 
-#: Cells that mean "missing" by default (compared ignoring case); an empty cell always does.
-NA_VALUES = ("", "NA", "N/A", "NaN", "null", "None", "?", "-")
-BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
-MISSING_MODES = ("impute", "drop", "error")
-_DATE = re.compile(r"(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
-                   r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?\Z")
 _FORMAT = 1
-
-
-class DataError(ValueError):
-    """A table the preprocessor cannot turn into numbers; the message says where and what to do."""
-
-
-class DataWarning(UserWarning):
-    """Something in the data worth knowing (an unseen category, an input outside the training range)."""
-
-
-# ---------------------------------------------------------------------- one column's cells
-class _Cells:
-    """One column parsed: ``values`` (NaN where not a number), ``missing`` and ``bad`` masks, stripped ``text``."""
-
-    def __init__(self, cells: list[str], decimal: str, na: frozenset[str]):
-        self.text = [c.strip() for c in cells]
-        self.missing = np.fromiter((t.lower() in na for t in self.text), bool, len(self.text))
-        numbers = [None if m else parse_number(t, decimal) for t, m in zip(self.text, self.missing)]
-        self.values = np.array([np.nan if v is None else v for v in numbers], dtype=np.float64)
-        self.bad = ~self.missing & np.isnan(self.values)
-        self.n_present = int((~self.missing).sum())
-
-    @cached_property
-    def kind(self) -> str:
-        """"number", "bool", "date", "category" or "empty" (no values at all)."""
-        n_bad = int(self.bad.sum())
-        if self.n_present == 0:
-            return "empty"
-        if n_bad == 0:
-            return "number"
-        words = [self.text[i] for i in np.flatnonzero(self.bad)]
-        if n_bad == self.n_present and all(w.lower() in BOOLEAN_WORDS for w in words):
-            return "bool"
-        if 2 * sum(_DATE.match(w) is not None for w in words) > self.n_present:
-            return "date"
-        # Numbers apart from a few cells: a column of numbers with typos, not a column of text.
-        if n_bad <= max(2, self.n_present // 20) and 4 * n_bad <= self.n_present:
-            return "number"
-        return "category"
-
-
-def _cells_at(table: RawTable, mask: np.ndarray, cells: _Cells, limit: int = 5) -> str:
-    idx = np.flatnonzero(mask)
-    shown = ", ".join(f"{table.where(i)} {cells.text[i]!r}" for i in idx[:limit])
-    return shown + (f" and {idx.size - limit} more" if idx.size > limit else "")
-
-
-def _fmt(value: float, integer: bool = False, digits: int = 6) -> str:
-    if integer and float(value).is_integer():
-        return str(int(value))
-    return np.format_float_positional(value, precision=digits, unique=True, fractional=False, trim="-")
-
-
-def _fill_text(column: dict) -> str:
-    """A column's imputation value as a reader would write it: 82.5, 2014, 1, 'Paris'."""
-    if column["kind"] == "category":
-        return repr(column["fill"])
-    return _fmt(column["fill"], column.get("integer", True))
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 row``, ``3 rows``."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _as_table(data) -> RawTable:
-    return data if isinstance(data, RawTable) else RawTable.from_columns(data)
 
 
 # ---------------------------------------------------------------------- the preprocessor
@@ -221,11 +150,11 @@ class TablePreprocessor:
             Regression: float64 (n,) or (n, n_targets) in original units;
             classification: int64 codes (n,) indexing ``classes_``.
         """
-        table = _as_table(data)
+        table = as_table(data)
         keep = self._rows_without_gaps(table)
         if not self.targets:
             return (table if keep.all() else table.take(np.flatnonzero(keep))), None
-        columns = [_Cells(table.cells[t], table.decimal, self._na) for t in self.targets]
+        columns = [Cells(table.cells[t], table.decimal, self._na) for t in self.targets]
         first = not self._decided
         task = self.task_ or self._infer_task(table, columns)
         valid = np.ones(table.n_rows, dtype=bool)
@@ -261,18 +190,18 @@ class TablePreprocessor:
         if self.missing == "impute":
             return keep
         for name in names:
-            cells = _Cells(table.cells[name], table.decimal, self._na)
+            cells = Cells(table.cells[name], table.decimal, self._na)
             gaps = cells.missing | (cells.bad if cells.kind == "number" else False)
             if gaps.any() and self.missing == "error":
                 raise DataError(f"{table.source}: column {name!r} has {int(gaps.sum())} missing or bad "
-                                f"cell(s) ({_cells_at(table, gaps, cells)}) and missing='error'; fill them "
+                                f"cell(s) ({cells_at(table, gaps, cells)}) and missing='error'; fill them "
                                 "in, or use --missing impute (or drop).")
             keep &= ~gaps
         if (~keep).any():
-            self.report_.append(f"dropped {_count(int((~keep).sum()), 'row')} with a gap in a feature (missing='drop')")
+            self.report_.append(f"dropped {count(int((~keep).sum()), 'row')} with a gap in a feature (missing='drop')")
         return keep
 
-    def _valid_target(self, table: RawTable, name: str, cells: _Cells, task: str) -> np.ndarray:
+    def _valid_target(self, table: RawTable, name: str, cells: Cells, task: str) -> np.ndarray:
         """Rows whose target ``name`` is usable; reports (or, under missing="error", refuses) the others."""
         numeric = cells.kind == "number" and not self._text_classes()
         if task == "regression" and not numeric:
@@ -283,18 +212,18 @@ class TablePreprocessor:
         # cells are typos to report, not classes of their own.
         bad = cells.bad if numeric else np.zeros_like(cells.bad)
         problems = ((bad, f"whose target {name!r} is numbers apart from {int(bad.sum())} cell(s): "
-                          f"{_cells_at(table, bad, cells)}"),
+                          f"{cells_at(table, bad, cells)}"),
                     (cells.missing, f"with a missing target {name!r}"))
         for mask, what in problems:
             if mask.any():
                 if self.missing == "error":
                     raise DataError(f"{table.source}: {int(mask.sum())} row(s) {what}"
-                                    + ("" if mask is bad else f" ({_cells_at(table, mask, cells)})")
+                                    + ("" if mask is bad else f" ({cells_at(table, mask, cells)})")
                                     + "; fix them, or use --missing impute to drop those rows.")
-                self.report_.append(f"dropped {_count(int(mask.sum()), 'row')} {what}")
+                self.report_.append(f"dropped {count(int(mask.sum()), 'row')} {what}")
         return ~cells.missing & ~bad
 
-    def _infer_task(self, table: RawTable, columns: list[_Cells]) -> str:
+    def _infer_task(self, table: RawTable, columns: list[Cells]) -> str:
         if len(columns) > 1:
             return "regression"
         cells = columns[0]
@@ -310,7 +239,7 @@ class TablePreprocessor:
     def _text_classes(self) -> bool:
         return self.classes_ is not None and any(isinstance(c, str) for c in self.classes_)
 
-    def _labels(self, cells: _Cells, rows: np.ndarray) -> list:
+    def _labels(self, cells: Cells, rows: np.ndarray) -> list:
         if cells.kind == "number" and not self._text_classes():
             values = cells.values[rows]
             if np.all(values == np.round(values)):
@@ -355,10 +284,10 @@ class TablePreprocessor:
         """Learn the columns and scalers from ``table``; returns its matrix before scaling."""
         self.feature_names_in_ = self._feature_names(table)
         # Each column is parsed once here and shared by the steps below (parsing is most of the cost).
-        parsed = {name: _Cells(table.cells[name], table.decimal, self._na) for name in self.feature_names_in_}
-        self.columns_ = [self._fit_column(table, name, parsed[name]) for name in self.feature_names_in_]
+        parsed = {name: Cells(table.cells[name], table.decimal, self._na) for name in self.feature_names_in_}
+        self.columns_ = [fit_column(table, name, parsed[name], self.max_levels, self.report_) for name in self.feature_names_in_]
         self.target_scaler_ = StandardScaler().fit(y) if y is not None and self.task_ == "regression" else None
-        X = self._assemble(table, quiet=True, parsed=parsed)
+        X = assemble(self.columns_, table, self._na, self.missing, quiet=True, parsed=parsed)
         idx = self._numeric_out()
         # Only number columns are standardised: 0/1 columns (one-hot, yes/no, indicators) stay 0/1,
         # as scikit-learn's ColumnTransformer recipes and fastai do; a rare category scaled by its
@@ -366,49 +295,6 @@ class TablePreprocessor:
         self.scaler_ = StandardScaler().fit(X[:, idx]) if idx.size else None
         return X
 
-    def _fit_column(self, table: RawTable, name: str, cells: _Cells) -> dict:
-        kind = cells.kind
-        where = f"{table.source}: column {name!r}"
-        if kind == "empty":
-            raise DataError(f"{where} has no values in the training rows; leave it out with --drop {name}.")
-        if kind == "date":
-            example = next(t for t in cells.text if _DATE.match(t))
-            raise DataError(f"{where} holds dates such as {example!r}; a network needs numbers. Turn them into "
-                            "numbers in new columns first (for example the year, the month, or days since a start "
-                            f"date), or leave the column out with --drop {name}.")
-        gaps = cells.missing | (cells.bad if kind == "number" else False)
-        spec: dict[str, Any] = {"name": name, "kind": kind, "indicator": bool(gaps.any())}
-        if kind == "number":
-            present = cells.values[~gaps]
-            spec["integer"] = all(cells.text[i].lstrip("+-").isdigit() for i in np.flatnonzero(~gaps))
-            spec["fill"] = float(np.median(present))
-            spec["min"], spec["max"] = float(present.min()), float(present.max())
-            if cells.bad.any():
-                self.report_.append(f"column {name!r}: {int(cells.bad.sum())} cell(s) that are not numbers "
-                                    f"({_cells_at(table, cells.bad, cells)}) treated as missing")
-            how = f"the median {_fill_text(spec)}"
-        elif kind == "bool":
-            values = np.array([BOOLEAN_WORDS[cells.text[i].lower()] for i in np.flatnonzero(~gaps)])
-            spec["fill"] = float(values.mean() >= 0.5)
-            self.report_.append(f"column {name!r}: yes/no words -> 1/0")
-            how = f"the most frequent value {_fill_text(spec)}"
-        else:
-            levels, counts = np.unique([cells.text[i] for i in np.flatnonzero(~gaps)], return_counts=True)
-            if levels.size > self.max_levels or (cells.n_present >= 20 and 2 * levels.size > cells.n_present):
-                raise DataError(f"{where} has {levels.size} different values in {cells.n_present} rows (e.g. "
-                                f"{', '.join(map(repr, levels[:3].tolist()))}): "
-                                + ("it looks like an ID or free text" if 2 * levels.size > cells.n_present
-                                   else f"more than max_levels={self.max_levels} categories")
-                                + f", which one-hot encoding cannot use. Leave it out with --drop {name} "
-                                "(or choose columns with --features).")
-            spec["categories"] = levels.tolist()
-            spec["fill"] = str(levels[int(np.argmax(counts))])  # ties: the first in sorted order
-            self.report_.append(f"one-hot {name!r} -> {levels.size} columns ({', '.join(levels[:6].tolist())}"
-                                + (", ..." if levels.size > 6 else "") + ")")
-            how = f"the most frequent value {_fill_text(spec)}"
-        if gaps.any():
-            self.report_.append(f"imputed {_count(int(gaps.sum()), 'cell')} in {name!r} with {how}; added {name}_missing")
-        return spec
 
     def get_feature_names_out(self) -> list[str]:
         """Names of the output columns: ``x``, ``city=Paris``, ``x_missing``..."""
@@ -437,64 +323,13 @@ class TablePreprocessor:
         about gaps or bad cells in columns that had none in training.
         """
         self._check_fitted()
-        return self._scale(self._assemble(_as_table(data), quiet=False))
+        return self._scale(assemble(self.columns_, as_table(data), self._na, self.missing, quiet=False))
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
         idx = self._numeric_out()
         if idx.size:
             X[:, idx] = self.scaler_.transform(X[:, idx])
         return X
-
-    def _assemble(self, table: RawTable, quiet: bool, parsed: dict | None = None) -> np.ndarray:
-        """The unscaled matrix: numbers, 0/1 columns and indicators, gaps filled (warnings unless quiet)."""
-        absent = [c["name"] for c in self.columns_ if c["name"] not in table.cells]
-        if absent:
-            raise DataError(f"{table.source}: feature column{'s' if len(absent) > 1 else ''} "
-                            f"{', '.join(map(repr, absent))} not found; the table has columns "
-                            f"{', '.join(table.columns)}.")
-        blocks = []
-        for c in self.columns_:
-            cells = parsed[c["name"]] if parsed else _Cells(table.cells[c["name"]], table.decimal, self._na)
-            if c["kind"] == "number":
-                block, gaps = cells.values[:, None].copy(), cells.missing | cells.bad
-            elif c["kind"] == "bool":
-                words = {**BOOLEAN_WORDS, "1": 1.0, "0": 0.0}
-                block = np.array([[words.get(t.lower(), np.nan)] for t in cells.text])
-                gaps = cells.missing | np.isnan(block[:, 0])
-            else:
-                index = {v: k for k, v in enumerate(c["categories"])}
-                block = np.zeros((table.n_rows, len(index)))
-                gaps = cells.missing
-                unseen = []
-                for i, t in enumerate(cells.text):
-                    k = c["fill"] if gaps[i] else t
-                    if k in index:
-                        block[i, index[k]] = 1.0
-                    else:
-                        unseen.append(i)
-                if unseen and not quiet:
-                    values = sorted({cells.text[i] for i in unseen})
-                    warnings.warn(DataWarning(
-                        f"{table.source}: column {c['name']!r} has {len(unseen)} cell(s) with categories never seen "
-                        f"in training ({', '.join(map(repr, values[:5]))}"
-                        + (f" and {len(values) - 5} more" if len(values) > 5 else "")
-                        + f", e.g. {table.where(unseen[0])}); they are encoded as all zeros."), stacklevel=3)
-            bad = gaps & ~cells.missing
-            if gaps.any() and not quiet:
-                if self.missing == "error":
-                    raise DataError(f"{table.source}: column {c['name']!r} has missing or bad cells "
-                                    f"({_cells_at(table, gaps, cells)}) and missing='error'.")
-                if bad.any() or not c["indicator"]:
-                    warnings.warn(DataWarning(
-                        f"{table.source}: column {c['name']!r}: {int(gaps.sum())} missing or unreadable cell(s) "
-                        f"({_cells_at(table, gaps, cells)}) filled with the training value {_fill_text(c)}."),
-                        stacklevel=3)
-            if c["kind"] != "category":
-                block[gaps, 0] = c["fill"]
-            blocks.append(block)
-            if c["indicator"]:
-                blocks.append(gaps[:, None].astype(np.float64))
-        return np.concatenate(blocks, axis=1) if blocks else np.zeros((table.n_rows, 0))
 
     # ------------------------------------------------------------ targets
     def transform_target(self, y: np.ndarray) -> np.ndarray:
@@ -571,27 +406,27 @@ class TablePreprocessor:
         self._check_fitted()
         lines = []
         for c in self.columns_:
-            text = {"number": f"number, range [{_fmt(c.get('min', 0), c.get('integer', False))}, "
-                              f"{_fmt(c.get('max', 0), c.get('integer', False))}]",
+            text = {"number": f"number, range [{fmt(c.get('min', 0), c.get('integer', False))}, "
+                              f"{fmt(c.get('max', 0), c.get('integer', False))}]",
                     "bool": "yes/no -> 1/0"}.get(c["kind"], f"one-hot, {len(c.get('categories', []))} categories")
-            lines.append(f"{c['name']}: {text}; gaps filled with {_fill_text(c)}"
+            lines.append(f"{c['name']}: {text}; gaps filled with {fill_text(c)}"
                          + (f", plus {c['name']}_missing" if c["indicator"] else ""))
         return lines
 
     def out_of_range(self, data) -> list[str]:
         """One message per number column with values outside the training range."""
         self._check_fitted()
-        table, messages = _as_table(data), []
+        table, messages = as_table(data), []
         for c in self.columns_:
             if c["kind"] != "number" or c["name"] not in table.cells:
                 continue
-            cells = _Cells(table.cells[c["name"]], table.decimal, self._na)
+            cells = Cells(table.cells[c["name"]], table.decimal, self._na)
             with np.errstate(invalid="ignore"):
                 out = (cells.values < c["min"]) | (cells.values > c["max"])
             if out.any():
                 messages.append(f"{table.source}: column {c['name']!r}: {int(out.sum())} value(s) outside the "
-                                f"training range [{_fmt(c['min'], c['integer'])}, {_fmt(c['max'], c['integer'])}] "
-                                f"({_cells_at(table, out, cells, 3)}); predictions there are extrapolations.")
+                                f"training range [{fmt(c['min'], c['integer'])}, {fmt(c['max'], c['integer'])}] "
+                                f"({cells_at(table, out, cells, 3)}); predictions there are extrapolations.")
         return messages
 
     def _check_fitted(self) -> None:
@@ -624,14 +459,14 @@ def predict_table(preprocessor: TablePreprocessor, net, data) -> RawTable:
         class. Numbers are written with the table's decimal mark. Inputs
         outside the training range give one DataWarning per column.
     """
-    table = _as_table(data)
+    table = as_table(data)
     for message in preprocessor.out_of_range(table):
         warnings.warn(DataWarning(message), stacklevel=2)
     outputs = np.asarray(net.forward(preprocessor.transform(table)))
     names = preprocessor.targets or [f"y{j}" for j in range(outputs.shape[1])]
 
     def text(values) -> list[str]:
-        cells = [_fmt(float(v), digits=8) for v in values]
+        cells = [fmt(float(v), digits=8) for v in values]
         return [c.replace(".", ",") for c in cells] if table.decimal == "," else cells
 
     added: dict[str, list[str]] = {}
