@@ -30,7 +30,7 @@ from ._validation import (as_generator, check_bool, check_int, check_nonnegative
 from .callbacks import (Callback, DivergenceError, DivergenceGuard, EarlyStopping, History, LambdaCallback,
                         LearningRateSchedule, stacklevel_outside_ninestep)
 from .checkpoint import Checkpoint, read_checkpoint, run_fingerprint
-from .losses import get_loss, prepare_targets
+from .losses import get_loss
 from .optimizers import Adam, Optimizer
 
 __all__ = ["fit", "Trainer", "History", "ConvergenceWarning", "DivergenceError", "batch_slices"]
@@ -189,10 +189,8 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
         raise TypeError(f"net must be a ninestep.Network, got {type(net).__name__}.")
     loss_fn = get_loss(loss)
     loss_fn.check_activation(net.layers[-1].activation)
-    epochs = check_int(epochs, "epochs", minimum=0)
+    epochs, patience, min_delta, tol = check_fit_options(epochs, patience, min_delta, tol, validation_data)
     alpha = check_nonnegative(alpha, "alpha")
-    min_delta = check_nonnegative(min_delta, "min_delta")
-    tol = check_nonnegative(tol, "tol")
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every")
     if shuffle != "blocks":
         shuffle = check_bool(shuffle, "shuffle")
@@ -204,14 +202,8 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
     n = X.shape[0]
     w = None if sample_weight is None else check_sample_weight(sample_weight, n)
     batch_size = n if batch_size is None else min(check_int(batch_size, "batch_size"), n)
-    if patience is not None:
-        patience = check_int(patience, "patience")
-        if validation_data is None:
-            raise ValueError("patience (early stopping) needs validation_data=(X_val, y_val) to watch.")
     validation = None
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (X_val, y_val).")
         validation = net._checked_targets(*validation_data, loss_fn, what="validation ")
     if optimizer is None:
         optimizer = Adam(lr=1e-3)
@@ -254,6 +246,25 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
     if ran_out and history.epochs >= 2:
         _warn_if_still_improving(history, tol)
     return history
+
+
+def check_fit_options(epochs: Any, patience: Any, min_delta: Any, tol: Any,
+                      validation_data: Any) -> tuple[int, int | None, float, float]:
+    """The options that every fit checks alike (this module's and ``Ensemble.fit``), checked.
+
+    Returns ``(epochs, patience, min_delta, tol)``; raises if ``validation_data``
+    is not a pair ``(X_val, y_val)`` or None, or if early stopping has no validation data to watch.
+    """
+    epochs = check_int(epochs, "epochs", minimum=0)
+    min_delta = check_nonnegative(min_delta, "min_delta")
+    tol = check_nonnegative(tol, "tol")
+    if patience is not None:
+        patience = check_int(patience, "patience")
+        if validation_data is None:
+            raise ValueError("patience (early stopping) needs validation_data=(X_val, y_val) to watch.")
+    if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
+        raise ValueError("validation_data must be a pair (X_val, y_val).")
+    return epochs, patience, min_delta, tol
 
 
 class _training:
