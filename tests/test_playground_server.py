@@ -366,3 +366,9 @@ def test_a_relu_unit_that_is_off_on_every_training_row_is_marked_dead():
     session.run.view_cache = None
     frame = views.frame(session)
     assert frame["dead"] == [1, 0] and frame["units"][0][2]["dead"] and not frame["units"][0][1]["dead"]
+
+
+def test_only_the_allowed_host_names_are_answered():
+    with TestClient(create_app(allowed_hosts=["127.0.0.1", "localhost"]), base_url="http://127.0.0.1") as c:
+        assert c.get("/api/limits").status_code == 200
+        assert c.get("/api/limits", headers={"host": "attacker.example"}).status_code == 400

@@ -55,7 +55,9 @@ def run(args, out: Out) -> int:
     out(f"ninestep playground: {url}  (Ctrl-C stops it)")
     if not args.no_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()  # once uvicorn is listening
-    config = uvicorn.Config(create_app(), host=args.host, port=args.port,
+    # Listening on this machine only, answer only to its own names (see create_app).
+    hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if _is_loopback(args.host) else None
+    config = uvicorn.Config(create_app(allowed_hosts=hosts), host=args.host, port=args.port,
                             log_level="warning" if not args.quiet else "error")
     server = uvicorn.Server(config)
     try:

@@ -112,7 +112,8 @@ def python_script(session) -> str:
     schedule = ("None" if s.schedule == "constant" else
                 f"lambda epoch, lr0: 0.5 * lr0 * (1 + math.cos(math.pi * epoch / {s.epochs}))")
     lines = [
-        "import math", "", "import numpy as np", "", "import ninestep as ns", *imports, "",
+        *(["import math", ""] if s.schedule == "cosine" else []), "import numpy as np", "",
+        "import ninestep as ns", *imports, "",
         f"# {run.epoch} epochs of the page's run; each use of seed {s.seed} has its own stream, as in ninestep train",
         "rng = np.random.default_rng",
         f"streams = np.random.SeedSequence({s.seed}).spawn(4)  # data, split, weights, shuffles",

@@ -36,6 +36,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -58,8 +60,14 @@ class _Error(Exception):
         self.status = status
 
 
-def create_app(limits: Limits | None = None) -> Starlette:
-    """The ASGI app, with its own table of sessions bounded by ``limits``."""
+def create_app(limits: Limits | None = None, allowed_hosts: list[str] | None = None) -> Starlette:
+    """The ASGI app, with its own table of sessions bounded by ``limits``.
+
+    ``allowed_hosts``: the Host headers to answer (``ninestep playground``
+    passes 127.0.0.1, localhost and ::1 when it listens on this machine
+    only), so that a web page elsewhere cannot reach the server through a
+    domain name that it points at 127.0.0.1 (DNS rebinding). None: any.
+    """
     limits = limits or Limits()
     sessions: dict[str, Session] = {}
 
@@ -197,7 +205,8 @@ def create_app(limits: Limits | None = None) -> Starlette:
         Route(f"{api}/reset", reset, methods=["POST"]), Route(f"{api}/csv", upload, methods=["POST"]),
         Route(f"{api}/model.npz", model_file), Route(f"{api}/data.csv", data_file),
         Route(f"{api}/export", export_text), Route(f"{api}/close", close, methods=["POST"]),
-    ], exception_handlers={_Error: on_error, ValueError: on_error}, lifespan=lifespan)
+    ], exception_handlers={_Error: on_error, ValueError: on_error}, lifespan=lifespan,
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else None)
     app.state.sessions = sessions
     app.state.limits = limits
     return app

@@ -286,15 +286,12 @@ class Session:
         """Train ("play": ``speed`` epochs, "step": one) and return the frame the page draws."""
         with self.lock:
             self.last_seen = time.monotonic()
-            ran = 0
             if action == "play":
                 # A frame at least every FRAME_BUDGET_S, whatever the speed: Pause and other settings
                 # wait for the tick in progress. Epoch boundaries do not change the bits.
-                ran = self.run.train(self.settings.speed, FRAME_BUDGET_S)
+                self.run.train(self.settings.speed, FRAME_BUDGET_S)
             elif action == "step":
-                ran = self.run.train(1)
+                self.run.train(1)
             elif action != "none":
                 raise ValueError(f"action must be play, step or none; got {action!r}.")
-            frame = views.frame(self, since)
-            frame["ran"] = ran
-            return frame
+            return views.frame(self, since)

@@ -183,10 +183,9 @@ def _views(session) -> dict:
         "output": _output_view(session, A_out[-1]),
         "units": _units(session, A_units, dead),
         "weights": [_round(layer.W[:MAX_DRAWN_UNITS, :MAX_DRAWN_UNITS], 3) for layer in net.layers],
-        "biases": [_round(layer.b[:MAX_DRAWN_UNITS], 3) for layer in net.layers],
         "dead": [int(d.sum()) for d in dead],
         "grad_norms": _round([float(np.linalg.norm(dW)) for dW, _ in grads], 3),
-        "check_rows": len(Xc),
+        "check_rows": len(Xc), "train_rows": len(run.Xs_train),
         **extra,
     }
 

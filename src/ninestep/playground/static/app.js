@@ -150,7 +150,8 @@ function render(f) {
   const sizes = state.dataset.layer_sizes;
   $("dead").textContent = f.dead.length === 0 ? "" : "Dead units (zero on every training row): "
     + f.dead.map((d, l) => `layer ${l + 1}: ${d} of ${sizes[l + 1]}`).join(", ")
-    + (f.dead.some(d => d > 0) ? " - they no longer learn." : ".");
+    + (f.dead.some(d => d > 0) ? " - they no longer learn." : ".")
+    + (f.check_rows < f.train_rows ? ` (checked on the first ${f.check_rows} of the ${f.train_rows} training rows)` : "");
   showGrads(f.grad_norms);
   showPvt(f);
   const phase = state.playing ? [6, 7, 8] : m.epoch === 0 ? [5] : [9];
