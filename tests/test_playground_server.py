@@ -1,6 +1,7 @@
 """The playground's server, through Starlette's TestClient: routes, sessions, limits, CSV, export."""
 
 import re
+import shlex
 import tempfile
 
 import numpy as np
@@ -202,6 +203,14 @@ def test_a_csv_upload_trains_on_the_file_and_a_bad_one_keeps_the_previous_data(c
     assert after["target_names"] == ["rooms"]  # still the good file
 
 
+def test_the_command_line_quotes_a_csv_column_for_the_shell(client):
+    sid = new(client, **{**SMALL, "layers": ""})["id"]
+    text = "x 1,x2,sale price\n" + "".join(f"{i},{i % 3},{2 * i}\n" for i in range(20))
+    assert client.post(f"/api/sessions/{sid}/csv", content=text.encode()).status_code == 200
+    argv = shlex.split(client.get(f"/api/sessions/{sid}/export").json()["command"])
+    assert argv[argv.index("--target") + 1] == "sale price" and argv[argv.index("--layers") + 1] == ""
+
+
 def test_csv_limits_have_clear_messages():
     limits = Limits(max_upload_bytes=2000, max_rows=30)
     with TestClient(create_app(limits)) as client:
@@ -270,7 +279,7 @@ def test_the_command_line_trains_the_same_model(client, tmp_path, settings):
         pass
     command = client.get(f"/api/sessions/{sid}/export").json()["command"]
     assert command.startswith("ninestep train --data ") and "--n-samples 300 " in command
-    argv = command.split()[1:] + ["--out", str(tmp_path), "--quiet"]
+    argv = shlex.split(command, comments=True)[1:] + ["--out", str(tmp_path), "--quiet"]
     assert cli.main(argv) == 0
     trained = ns.load_model(tmp_path / "model.npz")
     assert np.array_equal(trained.net.params, params(client, sid))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shlex
 import tempfile
 
 from .. import save_model
@@ -76,14 +77,14 @@ def command_line(session) -> str:
     else:
         source = ["--data", s.data, "--n-samples", str(s.n)]
     args = ["ninestep", "train", *source, "--test-size", f"{round(1 - s.train, 6):g}", "--val-size", "0",
-            "--layers", ",".join(map(str, s.layers)) or "''", "--activation", s.act]
+            "--layers", ",".join(map(str, s.layers)), "--activation", s.act]
     if s.init != "default":
         args += ["--init", s.init]
     if s.bias != "zeros":
         args += ["--bias-init", s.bias]
     args += [*_optimizer_flags(s), "--lr", f"{s.lr:g}", "--batch-size", str(s.batch_size or 0),
              "--alpha", f"{s.alpha:g}", "--epochs", str(s.epochs), "--schedule", s.schedule, "--seed", str(s.seed)]
-    line = " ".join(args)
+    line = shlex.join(args)  # a CSV column may hold spaces or quotes
     if s.data != "csv":
         _, noise, classes = DATASETS[s.data]
         differs = ([f"noise {s.noise:g} (ninestep train's {s.data}: {noise:g})"] if s.noise != noise else []) + \
