@@ -386,7 +386,7 @@ def _table_feeds(pre, data, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("target", ["regression", ("cheap", "fair", "dear"), (0, 1)],
                          ids=["regression", "three string classes", "binary 0/1"])
-def test_table_preprocessing_matches_ninestep(dtype, target):
+def test_table_preprocessing_matches_ninestep(tmp_path, dtype, target):
     from ninestep.preprocessing import DataWarning, TablePreprocessor
 
     rng = np.random.default_rng(11)
@@ -396,39 +396,35 @@ def test_table_preprocessing_matches_ninestep(dtype, target):
     assert all(c["indicator"] for c in pre.columns_ if c["name"] != "rooms")
     n_classes = len(pre.classes_ or [])
     output = {0: "linear", 2: "sigmoid"}.get(n_classes, "softmax")
-    net = _net([pre.transform(train).shape[1], 12, 1 if n_classes < 3 else n_classes], "tanh", output)
-    model = ns.SavedModel(net=net)
-    model.preprocessor = pre  # how a model file holding the table's preprocessing gives it back
+    net = _net([len(pre.get_feature_names_out()), 12, 1 if n_classes < 3 else n_classes], "tanh", output)
+    ns.save_model(tmp_path / "model.npz", net, preprocessor=pre, classes=pre.classes_, task=pre.task_)
+    model = ns.load_model(tmp_path / "model.npz")
     proto = to_onnx(model, dtype=dtype)
     assert [i.name for i in proto.graph.input] == ["area", "city", "garden", "rooms"]
 
     test = _messy_table(rng, 400, target)
     test["city"][:3] = ["Marseille", " Paris ", "NULL"]  # unseen (all zeros), spaces, a gap spelled in capitals
     test["garden"][:3] = ["1", "0", "maybe"]  # read as yes/no at predict time; unreadable: a gap
-    with pytest.warns(DataWarning):
-        Xs = pre.transform(test)
-    A = net.forward(Xs)
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     got = dict(zip([o.name for o in session.get_outputs()], session.run(None, _table_feeds(pre, test, dtype))))
     rtol = RTOL[dtype]
+    with pytest.warns(DataWarning):  # ninestep warns of the unseen category; the graph cannot
+        want = model.predict_proba(test) if n_classes else model.predict(test)
     if n_classes:
-        np.testing.assert_array_equal(got["label"], pre.inverse_transform_target(A))
-        want = np.hstack([1 - A, A]) if A.shape[1] == 1 else A
+        np.testing.assert_array_equal(got["label"], model.predict(test))
         assert _worst(got["probabilities"], want, rtol, np.abs(want).max(axis=0)) <= rtol
     else:
-        want = pre.inverse_transform_target(A).reshape(-1, 1)
         assert _worst(got["y"], want, rtol, np.abs(want).max(axis=0)) <= rtol
+        assert np.abs(want).min() > 1e5  # in original units: the target scaler is in the graph
 
 
-def _table_model(data, extra_inputs=0):
+def _table_model(data, extra_inputs=0, **options):
     """A regression model holding the TablePreprocessor fitted on ``data``; the network takes ``extra_inputs`` more."""
     from ninestep.preprocessing import TablePreprocessor
 
-    pre = TablePreprocessor("price").fit(data)
-    width = pre.transform(data).shape[1]
-    model = ns.SavedModel(net=_net([width + extra_inputs, 4, 1], "relu", "linear"))
-    model.preprocessor = pre
-    return model, width
+    pre = TablePreprocessor("price", **options).fit(data)
+    width = len(pre.get_feature_names_out())
+    return ns.SavedModel(net=_net([width + extra_inputs, 4, 1], "relu", "linear"), preprocessor=pre), width
 
 
 @pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
@@ -446,11 +442,19 @@ def test_table_fitted_apart_from_the_network_is_refused():
         to_onnx(model)
 
 
-@pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
-def test_table_and_x_scaler_together_are_refused():
-    model, width = _table_model(_messy_table(np.random.default_rng(0), 100, "regression"))
-    model.x_scaler = ns.StandardScaler.from_params(np.zeros(width), np.ones(width))
-    with pytest.raises(ValueError, match="holds 'preprocessor' and an x_scaler"):
+def test_table_that_refuses_gaps_is_not_exported():
+    data = _messy_table(np.random.default_rng(0), 100, "regression")
+    data["area"] = [f"{v:.2f}" for v in np.linspace(50, 120, 100)]
+    data["city"] = ["Paris", "Lyon"] * 50
+    data["garden"] = ["yes", "no"] * 50
+    model, _ = _table_model(data, missing="error")
+    with pytest.raises(ValueError, match="missing='error': ninestep refuses rows with gaps, but an ONNX graph"):
+        to_onnx(model)
+
+
+def test_preprocessor_of_another_kind_is_refused():
+    model = ns.SavedModel(net=_net([4, 8, 2], "relu", "linear"), preprocessor={"fill": [1.0]})
+    with pytest.raises(TypeError, match="preprocessor is a dict; only ninestep.TablePreprocessor"):
         to_onnx(model)
 
 
@@ -479,6 +483,7 @@ def test_cli_exports_what_train_saved(tmp_path, capsys, data, dtype):
         assert _worst(got["y"], want, rtol, np.abs(want).max(axis=0)) <= rtol
 
 
+@pytest.mark.filterwarnings("ignore::ninestep.preprocessing.DataWarning")
 def test_cli_json_and_errors(tmp_path, capsys):
     import ninestep.cli as cli
 
@@ -495,6 +500,11 @@ def test_cli_json_and_errors(tmp_path, capsys):
     Ensemble([2, 5, 1], n_members=3, seed=0).save(ensemble)
     assert cli.main(["export", "--model", str(ensemble), "--out", str(tmp_path / "e.onnx"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["outputs"] == {"y": "(N, 1) float", "y_std": "(N, 1) float"}
+    table_model, _ = _table_model(_messy_table(np.random.default_rng(0), 100, "regression"))
+    ns.save_model(tmp_path / "table.npz", table_model.net, preprocessor=table_model.preprocessor)
+    assert cli.main(["export", "--model", str(tmp_path / "table.npz"), "--out", str(tmp_path / "t.onnx")]) == 0
+    assert ("inputs:  area (N, 1) float, city (N, 1) string, garden (N, 1) string, rooms (N, 1) float\n"
+            "outputs: y (N, 1) float\n") in capsys.readouterr().out
     assert cli.main(["export", "--model", str(model), "--out", str(tmp_path / "m.onnx"), "--format", "tflite"]) == 2
     assert "invalid choice: 'tflite'" in capsys.readouterr().err
     assert cli.main(["export", "--model", str(model), "--out", str(tmp_path / "m.onnx"), "--opset", "9"]) == 1

@@ -65,9 +65,10 @@ DEFAULT_OPSET = 17
 #: Every operator used here has had its present form since opset 13.
 MIN_OPSET = 13
 
-#: What the exporter knows of a SavedModel, besides a TablePreprocessor under any name; any other
-#: attribute that holds a value is preprocessing it would leave out, so it is refused, not exported wrong.
-_KNOWN_PARTS = {"net", "x_scaler", "y_scaler", "classes", "task", "feature_names", "target_names", "info"}
+#: What the exporter knows of a SavedModel; any other attribute that holds a value is
+#: preprocessing it would leave out, so it is refused rather than exported wrong.
+_KNOWN_PARTS = {"net", "x_scaler", "y_scaler", "classes", "task", "feature_names", "target_names", "info",
+                "preprocessor"}
 
 #: Activation classes and their ONNX operator (None: nothing to add). The exact class is
 #: looked up, so a user's subclass with its own forward is refused, not exported as its parent.
@@ -173,9 +174,8 @@ def _parts(model: Any) -> dict[str, Any]:
     parts = {k: getattr(model, k) for k in ("net", "x_scaler", "y_scaler", "classes", "feature_names",
                                              "target_names")}
     parts["members"] = [net]
-    tables = [k for k, v in vars(model).items() if type(v) is TablePreprocessor]
-    parts["table"] = _table_parts(model, tables, parts)
-    extra = sorted(k for k, v in vars(model).items() if k not in _KNOWN_PARTS and k not in tables
+    parts["table"] = _table(model, parts)
+    extra = sorted(k for k, v in vars(model).items() if k not in _KNOWN_PARTS
                    and v is not None and not (hasattr(v, "__len__") and len(v) == 0))
     if extra:
         raise ValueError(f"the model holds {', '.join(map(repr, extra))}, preprocessing that the ONNX exporter "
@@ -188,29 +188,26 @@ def _parts(model: Any) -> dict[str, Any]:
     return parts
 
 
-def _table_parts(model: Any, tables: list[str], parts: dict) -> TablePreprocessor | None:
-    """The model's TablePreprocessor, if any; its classes and target scaler fill the parts it leaves empty."""
-    if not tables:
+def _table(model: Any, parts: dict) -> TablePreprocessor | None:
+    """The model's TablePreprocessor, if any, with the scalers set as SavedModel.predict uses them beside it."""
+    table = getattr(model, "preprocessor", None)
+    if table is None:
         return None
-    table = getattr(model, tables[0])
-    if len(tables) > 1 or parts["x_scaler"] is not None:
-        held = [*map(repr, tables), *(["an x_scaler"] if parts["x_scaler"] is not None else [])]
-        raise ValueError(f"the model holds {' and '.join(held)}: the exporter cannot tell in which order they apply.")
+    if type(table) is not TablePreprocessor:
+        raise TypeError(f"the model's preprocessor is a {type(table).__name__}; only ninestep.TablePreprocessor "
+                        "can be exported to ONNX.")
     if not hasattr(table, "columns_"):
-        raise ValueError(f"the model's {tables[0]!r} is not fitted; there is nothing to export.")
-    for key, own in (("classes", table.classes_), ("y_scaler", table.target_scaler_)):
-        if parts[key] is None:
-            parts[key] = own
-        elif own is not None and not _same(parts[key], own):
-            raise ValueError(f"the model's {key} and those of its {tables[0]!r} differ; which one applies is unclear.")
+        raise ValueError("the model's preprocessor is not fitted; there is nothing to export.")
+    if table.missing == "error":
+        raise ValueError("the model's preprocessor has missing='error': ninestep refuses rows with gaps, but an "
+                         "ONNX graph cannot refuse, so it would fill them without a word. Retrain with "
+                         "missing='impute' (the default) to export it.")
+    # predict reads the table's own scaling of its number columns, not x_scaler, and unscales with its
+    # target scaler when there is one
+    parts["x_scaler"] = None
+    if table.target_scaler_ is not None:
+        parts["y_scaler"] = table.target_scaler_
     return table
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Whether two scalers (or two lists of class names) hold the same values."""
-    if isinstance(a, StandardScaler):
-        return np.array_equal(a.mean_, b.mean_) and np.array_equal(a.scale_, b.scale_)
-    return list(a) == list(b)
 
 
 def _class_array(classes: list) -> np.ndarray:
