@@ -1,6 +1,7 @@
 """Private: K networks of one shape trained at once, stacked on a leading axis.
 
-This is what :meth:`ninestep.Ensemble.fit` runs. Every member's arithmetic is
+This is the step that :meth:`ninestep.Ensemble.fit` runs (its training loop
+is :mod:`ninestep._stacked_train`). Every member's arithmetic is
 the single network's (see :mod:`ninestep.network`), with a member index
 ``k = 0 .. K-1`` in front of every array:
 
@@ -35,13 +36,10 @@ Why it is fast - the tricks, each with its reason
   (lr, momentum, betas, alpha) broadcast as a (K, 1) column, or stay a
   Python float when all members share them (a float32 stack stays float32).
 * **Members never mix.** Every number of member k depends on member k's
-  arrays only, so its bits do not depend on K or on the other members. That
-  lets :func:`train_chunks` (a) split the stack into chunks of about a
-  core's L2 cache (a bigger stack spills to memory and every pass slows
-  down; the measurements are beside ``ensemble._CHUNK_BYTES``), trained on
-  separate threads - NumPy releases the GIL inside its loops and in BLAS,
-  so two cores work at once when each call has enough work - and (b) drop
-  members that stopped (early stopping, divergence) from the arrays.
+  arrays only, so its bits do not depend on K or on the other members:
+  :mod:`ninestep._stacked_train`, the training loop that runs this step,
+  splits the stack into chunks for the cache and for threads, and drops
+  the members that stopped.
 * **Scratch arrays reused** from step to step (fresh batch-sized arrays
   above the allocator's mmap threshold cost page faults every step), kept
   per batch size: the batch, the shorter last one, the validation set.
@@ -49,19 +47,14 @@ Why it is fast - the tricks, each with its reason
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .activations import Activation, log_softmax
-from .callbacks import History
 
-__all__ = ["Stack", "StackedSGD", "StackedAdam", "Outcome", "Settings", "train", "train_chunks", "member_coef"]
+__all__ = ["Stack", "StackedSGD", "StackedAdam", "member_coef", "validation_loss", "LOSSES"]
 
 
 def member_coef(values: Sequence[float], dtype) -> float | np.ndarray:
@@ -76,10 +69,6 @@ def member_coef(values: Sequence[float], dtype) -> float | np.ndarray:
     if all(v == values[0] for v in values):
         return values[0]
     return np.asarray(values, dtype=np.float64).astype(dtype).reshape(-1, 1)
-
-
-def _rows(coef: float | np.ndarray, keep: np.ndarray) -> float | np.ndarray:
-    return coef if isinstance(coef, float) else coef[keep]
 
 
 # ---------------------------------------------------------------------- the network stack
@@ -176,7 +165,7 @@ class Stack:
         """
         n = work.XT.shape[1]
         A_out = self.forward_into(work)
-        value, dZ = _LOSS[loss](work.ZT[-1], A_out, work.YT, self.activations[-1], work.dZT[-1])
+        value, dZ = LOSSES[loss](work.ZT[-1], A_out, work.YT, self.activations[-1], work.dZT[-1])
         alpha3 = alpha if isinstance(alpha, float) else alpha.reshape(-1, 1, 1)
         for l in range(len(self.activations) - 1, -1, -1):
             # [dW^l; db^l] = [A^{l-1}, 1]^T dZ^l, here (K, N_{l-1}+1, n) @ (K, n, N_l): the last
@@ -227,7 +216,7 @@ def _binary_cross_entropy(Z, A, YT, sigma, out):
     return value, dZ
 
 
-_LOSS: dict[str, Callable] = {"mse": _mse, "cross_entropy": _cross_entropy,
+LOSSES: dict[str, Callable] = {"mse": _mse, "cross_entropy": _cross_entropy,
                               "binary_cross_entropy": _binary_cross_entropy}
 
 
@@ -237,7 +226,7 @@ def validation_loss(stack: Stack, XvT: np.ndarray, YvT: np.ndarray, loss: str) -
     work.XT[:-1] = XvT
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         A = stack.forward_into(work)
-        return _LOSS[loss](work.ZT[-1], A, YvT, stack.activations[-1], work.dZT[-1])[0]
+        return LOSSES[loss](work.ZT[-1], A, YvT, stack.activations[-1], work.dZT[-1])[0]
 
 
 # ---------------------------------------------------------------------- optimisers, per member
@@ -343,202 +332,3 @@ class StackedAdam:
     def take(self, keep: np.ndarray) -> "StackedAdam":
         return StackedAdam(*([vals[i] for i in keep] for vals in self.values), self.t[keep],
                            self.m[keep].copy(), self.v[keep].copy())
-
-
-# ---------------------------------------------------------------------- the training loop
-@dataclass
-class Outcome:
-    """How one member's training ended."""
-
-    params: np.ndarray                 # final flat parameters (best ones under early stopping)
-    history: Any                       # a ninestep History
-    opt_state: dict                    # its optimiser state: velocity, or m, v and t
-    diverged: str | None = None        # why it stopped, if its loss or weights became NaN or infinite
-
-
-@dataclass
-class Settings:
-    """What every member shares in a fit, besides the data."""
-
-    loss: str
-    epochs: int
-    batch_size: int
-    shuffle: bool
-    alpha: list[float]
-    lr0: list[float]
-    patience: int | None = None
-    min_delta: float = 0.0
-    lr_schedule: Callable[[int, float], float] | None = None
-    callback: Callable[[int, int], Any] | None = None
-    validation: tuple[np.ndarray, np.ndarray] | None = None   # (X_val^T, Y_val^T)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _opt_row(opt, row: int) -> dict:
-    if isinstance(opt, StackedAdam):
-        return {"m": opt.m[row].copy(), "v": opt.v[row].copy(), "t": int(opt.t[row])}
-    return {"velocity": None if opt.velocity is None else opt.velocity[row].copy()}
-
-
-def train(stack: Stack, opt, X: np.ndarray, Y: np.ndarray, settings: Settings, rng: np.random.Generator,
-          members: Sequence[int], overflow_error: Callable) -> dict[int, Outcome]:
-    """Train one chunk of members (ids ``members``, rows of ``stack``) as ``ninestep.training.fit`` would each.
-
-    Every member sees the same batches: one ``rng.permutation(n)`` per epoch
-    when shuffling mini-batches, as a lone network's ``fit(seed=...)`` draws.
-    A member whose loss or weights become NaN or infinite goes back to the
-    start of that epoch (weights and optimiser state), as a lone network's
-    DivergenceError leaves it, and stops; the others go on. Under early
-    stopping each member stops on its own patience and keeps its own best
-    weights. Stopped members leave the arrays. Returns ``{member id: Outcome}``.
-    """
-    n = X.shape[0]
-    XT, YT = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)   # samples contiguous, as the stack
-    batches = [slice(s, min(s + settings.batch_size, n)) for s in range(0, n, settings.batch_size)]
-    full_batch = len(batches) == 1
-    ids = np.asarray(members)
-    K = len(ids)
-    histories = [History() for _ in range(K)]
-    best_val, wait = np.full(K, np.inf), np.zeros(K, dtype=np.int64)
-    best_params = np.full_like(stack.params, np.nan) if settings.patience is not None else None
-    has_best = np.zeros(K, dtype=bool)
-    outcomes: dict[int, Outcome] = {}
-    rows = np.arange(K)          # rows[i]: the member (0..K-1 of this chunk) in row i of the stack
-    first_step, loaded = True, False
-
-    def finish(i_rows: np.ndarray, reason: dict[int, str]) -> None:
-        for i in i_rows:
-            j = rows[i]
-            params = stack.params[i].copy()
-            if best_params is not None and has_best[j] and j not in reason:
-                params = best_params[j].copy()   # early stopping: the best validation weights
-            outcomes[int(ids[j])] = Outcome(params, histories[j], _opt_row(opt, i), reason.get(j))
-
-    def coefficients() -> tuple[list[float], float | np.ndarray]:
-        """The members' initial learning rates and their alpha, for the members in the arrays now."""
-        return ([settings.lr0[ids[j]] for j in rows],
-                member_coef([settings.alpha[ids[j]] for j in rows], stack.dtype))
-
-    lr0, alpha = coefficients()
-    lr_values, lr = lr0, member_coef(lr0, stack.dtype)
-    snapshot = np.empty_like(stack.params)
-    # NaN and infinity are expected here (a diverging member) and handled below, member by member.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for epoch in range(settings.epochs):
-            if settings.lr_schedule is not None:
-                lr_values = [settings.lr_schedule(epoch, v) for v in lr0]
-                lr = member_coef(lr_values, stack.dtype)
-            np.copyto(snapshot, stack.params)    # what a diverging member goes back to
-            opt_snapshot = opt.state()
-            order = rng.permutation(n) if settings.shuffle and not full_batch else None
-            total = np.zeros(stack.K)
-            bad = np.zeros(stack.K, dtype=bool)
-            for s in batches:
-                size = s.stop - s.start
-                work = stack._scratch(size)
-                if order is not None:
-                    # Gather the batch's columns straight into the step's arrays: no copy of the data set.
-                    XT.take(order[s], axis=1, out=work.XT[:-1], mode="clip")
-                    YT.take(order[s], axis=1, out=work.YT, mode="clip")
-                elif not (full_batch and loaded):
-                    work.XT[:-1], work.YT[...] = XT[:, s], YT[:, s]
-                    loaded = True
-                values = stack.loss_and_grad(work, settings.loss, alpha)
-                if first_step:  # before any update a non-finite loss is the data's fault, not the lr's
-                    broken = ~(np.isfinite(values) & np.isfinite(stack.grad).all(axis=1))
-                    if broken.any():
-                        raise overflow_error(f"the loss or its gradient before the first update (member "
-                                             f"{int(ids[rows[int(np.argmax(broken))]])})",
-                                             work.XT[:-1].T, work.YT.T)
-                    first_step = False
-                bad |= ~np.isfinite(values)
-                opt.step(stack.params, stack.grad, lr)
-                total += values * size
-            bad |= ~np.isfinite(stack.params).all(axis=1)
-            reason: dict[int, str] = {}
-            if bad.any():
-                for i in np.flatnonzero(bad):
-                    reason[rows[i]] = (f"member {int(ids[rows[i]])} diverged in epoch {epoch + 1} with "
-                                       f"lr={lr_values[i]:g}: its loss or weights became NaN or infinite; its weights "
-                                       "and optimiser state went back to the start of that epoch. Try a smaller "
-                                       "learning rate.")
-            for i, (j, value) in enumerate(zip(rows, (total / n).tolist())):
-                if not bad[i]:
-                    histories[j].loss.append(value)
-                    histories[j].lr.append(float(lr_values[i]))
-            if settings.validation is not None:
-                val = validation_loss(stack, *settings.validation, settings.loss)
-                for i in np.flatnonzero(~bad & ~np.isfinite(val)):
-                    bad[i] = True
-                    histories[rows[i]].loss.pop()
-                    histories[rows[i]].lr.pop()
-                    reason[rows[i]] = (f"member {int(ids[rows[i]])}: the validation loss became {val[i]} in epoch "
-                                       f"{epoch + 1} with lr={lr_values[i]:g}; its weights and optimiser state went "
-                                       "back to the start of that epoch. Try a smaller learning rate.")
-                for i in np.flatnonzero(~bad):
-                    j = rows[i]
-                    histories[j].val_loss.append(float(val[i]))
-                    if val[i] < best_val[j] - settings.min_delta:
-                        best_val[j], wait[j], histories[j].best_epoch = val[i], 0, epoch
-                        if best_params is not None:
-                            best_params[j], has_best[j] = stack.params[i], True
-                    else:
-                        wait[j] += 1
-            if bad.any():
-                stack.params[bad] = snapshot[bad]
-                opt.restore(opt_snapshot, bad)
-            stopped = bad.copy()
-            if settings.patience is not None:
-                for i in np.flatnonzero(~bad & (wait[rows] >= settings.patience)):
-                    histories[rows[i]].stopped_early = True
-                    stopped[i] = True
-            if settings.callback is not None:
-                with settings.lock:
-                    settings.callback(epoch, int(stack.K))
-            if stopped.any():   # drop them from the arrays: the others' bits do not depend on them
-                finish(np.flatnonzero(stopped), reason)
-                keep = np.flatnonzero(~stopped)
-                rows = rows[keep]
-                if not keep.size:
-                    break
-                stack._work.clear()  # the stopped members' scratch arrays go with the old stack
-                stack, opt, loaded = stack.take(keep), opt.take(keep), False
-                lr0, alpha = coefficients()
-                lr_values, lr = [lr_values[i] for i in keep], _rows(lr, keep)
-                snapshot = np.empty_like(stack.params)
-    finish(np.arange(len(rows)), {})
-    stack._work.clear()  # a batch of activations per member: free them as Network.fit does
-    return outcomes
-
-
-def train_chunks(chunks: list[tuple[Stack, Any, list[int]]], X: np.ndarray, Y: np.ndarray, settings: Settings,
-                 rng: np.random.Generator, overflow_error: Callable, threads: int = 1) -> dict[int, Outcome]:
-    """Train each chunk of members in turn, on ``threads`` threads; every chunk sees the same batches.
-
-    Each chunk draws the batch order from its own copy of ``rng``, so all
-    chunks see the permutations a single ``fit(seed=...)`` would draw. With
-    several threads, BLAS is held to one thread of its own per call (when
-    threadpoolctl is installed): two threads of ours, each calling a BLAS
-    that starts two more, would fight over two cores.
-    """
-    def one(chunk):
-        stack, opt, ids = chunk
-        return train(stack, opt, X, Y, settings, copy.deepcopy(rng), ids, overflow_error)
-
-    outcomes: dict[int, Outcome] = {}
-    if threads == 1:
-        for chunk in chunks:
-            outcomes.update(one(chunk))
-        return outcomes
-    with _blas_single_threaded(), ThreadPoolExecutor(max_workers=threads) as pool:
-        for result in pool.map(one, chunks):
-            outcomes.update(result)
-    return outcomes
-
-
-def _blas_single_threaded():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its own threads
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")

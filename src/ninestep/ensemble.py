@@ -33,7 +33,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import _stacked
+from ._stacked import LOSSES, Stack
+from ._stacked_train import Settings, load_state, train_members
 from ._validation import as_generator, check_array, check_int, check_nonnegative, check_positive, overflow_error
 from .activations import get_activation
 from .archive import ArchiveError, read_archive, write_archive
@@ -41,6 +42,7 @@ from .callbacks import cosine_schedule
 from .losses import get_loss, prepare_targets
 from .network import Network, count_params
 from .optimizers import SGD, Adam
+from .training import ConvergenceWarning, _check_two_classes, check_fit_options
 
 __all__ = ["Ensemble", "EnsembleHistory", "DivergenceWarning", "train_seeds"]
 
@@ -184,8 +186,8 @@ class Ensemble:
         return (f"Ensemble({self.layer_sizes}, n_members={self.n_members}, activation={names[0]!r}, "
                 f"output_activation={names[-1]!r}, dtype={self.dtype.name})")
 
-    def _stack(self, params: np.ndarray | None = None) -> _stacked.Stack:
-        return _stacked.Stack(self.params if params is None else params, self.layer_sizes, self.activations)
+    def _stack(self) -> Stack:
+        return Stack(self.params, self.layer_sizes, self.activations)
 
     def _check_X(self, X, name: str = "X") -> np.ndarray:
         X = check_array(X, name, dtype=self.dtype)
@@ -250,14 +252,12 @@ class Ensemble:
         """
         K = self.n_members
         loss_fn = get_loss(loss)
-        if loss_fn.name not in _stacked._LOSS or type(loss_fn) is not type(get_loss(loss_fn.name)):
+        if loss_fn.name not in LOSSES or type(loss_fn) is not type(get_loss(loss_fn.name)):
             raise ValueError(f"an Ensemble trains with 'mse', 'cross_entropy' or 'binary_cross_entropy', "
                              f"got {loss!r}.")
         loss_fn.check_activation(self.activations[-1])
-        epochs = check_int(epochs, "epochs", minimum=0)
+        epochs, patience, min_delta, tol = check_fit_options(epochs, patience, min_delta, tol, validation_data)
         alphas = _per_member(alpha, K, "alpha", check_nonnegative)
-        min_delta = check_nonnegative(min_delta, "min_delta")
-        tol = check_nonnegative(tol, "tol")
         if not np.isfinite(self.params).all():
             raise ValueError("the ensemble's weights contain NaN or infinity; build a new Ensemble before training.")
         X = self._check_X(X)
@@ -266,14 +266,8 @@ class Ensemble:
             raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match.")
         n = X.shape[0]
         batch_size = n if batch_size is None else min(check_int(batch_size, "batch_size"), n)
-        if patience is not None:
-            patience = check_int(patience, "patience")
-            if validation_data is None:
-                raise ValueError("patience (early stopping) needs validation_data=(X_val, y_val) to watch.")
         validation = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a pair (X_val, y_val).")
             X_val = self._check_X(validation_data[0], "validation X")
             Y_val = prepare_targets(validation_data[1], loss_fn, self.n_outputs, self.dtype)
             if X_val.shape[0] != Y_val.shape[0]:
@@ -284,31 +278,25 @@ class Ensemble:
         schedule = _schedule(lr_schedule, epochs)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be a function callback(epoch, n_members), got {callback!r}.")
-        if loss_fn.name in ("cross_entropy", "binary_cross_entropy") and n:
+        if loss_fn.name in ("cross_entropy", "binary_cross_entropy"):
             _check_two_classes(Y, loss_fn.name)
         optimizers = _optimizers(optimizer, K)
-        chunks, threads = _chunks(n_threads, K, batch_size, self.layer_sizes, self.dtype.itemsize)
 
         rng = as_generator(seed)
-        settings = _stacked.Settings(loss=loss_fn.name, epochs=epochs, batch_size=batch_size, shuffle=bool(shuffle),
+        settings = Settings(loss=loss_fn.name, epochs=epochs, batch_size=batch_size, shuffle=bool(shuffle),
                                      alpha=alphas, lr0=[float(o.lr) for o in optimizers], patience=patience,
                                      min_delta=min_delta, lr_schedule=schedule, callback=callback,
                                      validation=validation)
-        parts = []
-        for ids in np.array_split(np.arange(K), chunks):
-            params = self.params[ids].copy()
-            parts.append((_stacked.Stack(params, self.layer_sizes, self.activations),
-                          _stacked_optimizer([optimizers[i] for i in ids], params), list(ids)))
-        outcomes = _stacked.train_chunks(parts, X, Y, settings, rng, overflow_error, threads)
+        outcomes = train_members(self.params, self.layer_sizes, self.activations, optimizers, X, Y, settings, rng,
+                                 n_threads)
 
         result = EnsembleHistory()
-        for k in range(K):
-            o = outcomes[k]
+        for k, o in enumerate(outcomes):
             self.params[k] = o.params
             result.histories.append(o.history)
             if o.diverged:
                 result.diverged[k] = o.diverged
-            _load_state(optimizers[k], o.opt_state, settings, o.history)
+            load_state(optimizers[k], o, settings)
         result.optimizers = optimizers
         if isinstance(seed, np.random.Generator) and shuffle and batch_size < n:
             # the caller's own generator: advance it as far as the longest lone fit would have
@@ -461,86 +449,8 @@ def _optimizers(optimizer, K: int) -> list:
     return opts
 
 
-def _stacked_optimizer(opts: list, params: np.ndarray):
-    """The stacked state of the members' optimisers, starting from each one's own state."""
-    K, P, dtype = params.shape[0], params.shape[1], params.dtype
-    if isinstance(opts[0], SGD):
-        momentum = [o.momentum for o in opts]
-        velocity = None
-        if any(momentum):
-            velocity = np.zeros((K, P), dtype=dtype)
-            for k, o in enumerate(opts):
-                v = o.state_dict().get("velocity")
-                if v is not None and np.shape(v) == (P,):
-                    velocity[k] = v
-        return _stacked.StackedSGD(momentum, [o.nesterov for o in opts], dtype, velocity)
-    m, v = np.zeros((K, P), dtype=dtype), np.zeros((K, P), dtype=dtype)
-    t = []
-    for k, o in enumerate(opts):
-        if o.m is not None and np.shape(o.m) == (P,):
-            m[k], v[k] = o.m, o.v
-            t.append(int(o.t))
-        else:
-            t.append(0)
-    return _stacked.StackedAdam([o.beta1 for o in opts], [o.beta2 for o in opts], [o.eps for o in opts], t, m, v)
-
-
-def _load_state(opt, state: dict, settings, history) -> None:
-    """Leave ``opt`` as a lone fit would: its final state, and the last scheduled learning rate."""
-    saved = opt.state_dict()
-    saved = {k: val for k, val in saved.items() if not isinstance(val, np.ndarray)}
-    if history.lr and settings.lr_schedule is not None:
-        saved["lr"] = history.lr[-1]
-    if isinstance(opt, Adam):
-        saved["t"] = state["t"]
-        if state["t"] > 0:
-            saved["m"], saved["v"] = state["m"], state["v"]
-    elif state.get("velocity") is not None and opt.momentum:
-        saved["velocity"] = state["velocity"]
-    opt.load_state_dict(saved)
-
-
-#: Bytes of a chunk's working set (a step's batch arrays and the optimiser's vectors), about a
-#: core's L2 cache. Measured on a 2-core EPYC (1 MiB L2 per core, 32 MiB L3 shared with other
-#: processes), per member and step: the seed task's [2, 64, 64, 3] with Adam on batches of 64 (0.4 MB
-#: a member) 89 us alone in ninestep's fast path, 67 us in a chunk of 4, 100 in one of 8, 124 in one
-#: of 16; the article's [2, 4, 4, 3] on 7,000 rows (2.3 MB a member) 190 us alone, 457 us in a chunk
-#: of two. Within the cache, stacking saves NumPy's per-call cost; beyond, every pass runs at memory speed.
-_CHUNK_BYTES = 3 * 2**19
-#: Per member, a step below this many numbers (batch rows x units) is mostly Python between
-#: NumPy calls, which holds the GIL: a second thread would only wait for it.
-_THREAD_WORK = 2000
-
-
-def _chunks(n_threads, K: int, batch_size: int, sizes: Sequence[int], itemsize: int) -> tuple[int, int]:
-    """(chunks, threads): how to split K members for the cache, and how many threads train the chunks.
-
-    Results do not depend on either (members never mix). A chunk holds as
-    many members as fit in :data:`_CHUNK_BYTES`; threads run when each
-    NumPy call has enough work to release the GIL for long (NumPy releases
-    it inside its loops and in BLAS), one per core (or ``n_threads``).
-    """
-    per_member = itemsize * (batch_size * sum(3 * (width + 1) for width in sizes[1:]) + 5 * count_params(sizes))
-    chunks = max(1, min(K, -(-K * per_member // _CHUNK_BYTES)))
-    if n_threads is not None:
-        threads = check_int(n_threads, "n_threads")
-    else:
-        threads = _cores() if batch_size * sum(sizes[1:]) >= _THREAD_WORK else 1
-    threads = max(1, min(threads, K))
-    return max(chunks, threads), threads
-
-
-def _check_two_classes(Y: np.ndarray, loss: str) -> None:
-    labels = Y.argmax(axis=1) if loss == "cross_entropy" else Y
-    if (labels == labels.flat[0]).all():
-        raise ValueError("y holds only one class; a classifier needs examples of at least two classes. "
-                         "Check the labels, or split with train_test_split(..., stratify=y).")
-
-
 def _warn_if_still_improving(result: EnsembleHistory, tol: float) -> None:
     """One ConvergenceWarning naming the members whose monitored loss still improved at the end."""
-    from . import ConvergenceWarning  # where the package exports it (it moves with the training loop)
-
     still = []
     for k, h in enumerate(result.histories):
         curve = h.val_loss or h.loss
@@ -553,11 +463,3 @@ def _warn_if_still_improving(result: EnsembleHistory, tol: float) -> None:
     if still:
         warnings.warn(f"Training stopped while the loss of member(s) {still} was still improving; more epochs or "
                       "a larger learning rate may help.", ConvergenceWarning, stacklevel=3)
-
-
-def _cores() -> int:
-    """The cores this process may run on (its affinity mask, e.g. under taskset or a container's cpuset)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
