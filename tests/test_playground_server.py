@@ -109,6 +109,16 @@ def test_a_frame_trains_for_half_a_second_at_most_after_its_first_epoch():
     assert session.run.train(5) == 5 and session.run.epoch == 6
 
 
+def test_a_request_sent_before_a_reset_does_not_train_the_new_run(client):
+    r = new(client, **SMALL)
+    sid, version = r["id"], r["dataset"]["version"]
+    client.post(f"/api/sessions/{sid}/reset", json={})
+    stale = client.post(f"/api/sessions/{sid}/tick", json={"action": "play", "since": 0, "version": version}).json()
+    assert stale["metrics"]["epoch"] == 0 and stale["version"] == version + 1
+    fresh = client.post(f"/api/sessions/{sid}/tick", json={"action": "step", "version": version + 1}).json()
+    assert fresh["metrics"]["epoch"] == 1
+
+
 def test_the_history_is_sent_once(client):
     sid = new(client, **SMALL, speed="3")["id"]
     f = tick(client, sid, "play", since=0)

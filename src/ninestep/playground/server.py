@@ -17,7 +17,7 @@ GET  /static/...                        its ES modules and CSS
 GET  /api/limits                        the limits and the choices, for the page
 POST /api/sessions                      new session from settings -> {id, dataset, frame}
 POST /api/sessions/{id}/settings        change settings -> {dataset, frame}   (400 + message if bad)
-POST /api/sessions/{id}/tick            {"action": "play"|"step"|"none", "since": epochs} -> frame
+POST /api/sessions/{id}/tick            {"action": "play"|"step"|"none", "since": epochs, "version": run}
 POST /api/sessions/{id}/reset           epoch 0, same seed -> {dataset, frame}
 POST /api/sessions/{id}/csv?target=COL  the file as the body -> {dataset, frame} (400 + message if bad)
 GET  /api/sessions/{id}/model.npz       the model file for ``ninestep predict``
@@ -126,10 +126,10 @@ def create_app(limits: Limits | None = None, allowed_hosts: list[str] | None = N
     async def tick(request: Request) -> Response:
         session = session_for(request)
         body = await body_json(request)
-        since = body.get("since", 0)
-        if not isinstance(since, int):
-            raise _Error(f"since must be a whole number of epochs, got {since!r}.")
-        frame = await run_in_threadpool(session.tick, str(body.get("action", "none")), since)
+        since, version = body.get("since", 0), body.get("version")
+        if not isinstance(since, int) or not isinstance(version, (int, type(None))):
+            raise _Error(f"since and version must be whole numbers, got {since!r} and {version!r}.")
+        frame = await run_in_threadpool(session.tick, str(body.get("action", "none")), since, version)
         return JSONResponse(frame)
 
     async def reset(request: Request) -> Response:

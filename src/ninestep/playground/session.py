@@ -282,10 +282,16 @@ class Session:
             self.last_seen = time.monotonic()
             self._build(self.settings, self.upload)
 
-    def tick(self, action: str, since: int) -> dict:
-        """Train ("play": ``speed`` epochs, "step": one) and return the frame the page draws."""
+    def tick(self, action: str, since: int, version: int | None = None) -> dict:
+        """Train ("play": ``speed`` epochs, "step": one) and return the frame the page draws.
+
+        ``version``: the run the page asked about; a request sent before a
+        Reset or a new setting (still on its way) does not train the new run.
+        """
         with self.lock:
             self.last_seen = time.monotonic()
+            if version is not None and version != self.version:
+                action = "none"
             if action == "play":
                 # A frame at least every FRAME_BUDGET_S, whatever the speed: Pause and other settings
                 # wait for the tick in progress. Epoch boundaries do not change the bits.

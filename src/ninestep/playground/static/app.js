@@ -216,7 +216,7 @@ function showPvt(f) {
 const escape = s => String(s).replace(/[&<>"]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 
 async function tick(action) {
-  const f = await api(sessionPath("tick"), { action, since: state.train.length });
+  const f = await api(sessionPath("tick"), { action, since: state.train.length, version: state.dataset.version });
   render(f);
   return f;
 }
@@ -225,13 +225,14 @@ async function tick(action) {
 // While playing, the next frame is asked for as soon as one arrives, and drawn while the server
 // trains the next: the frame rate is the slower of the two, not their sum.
 async function loop() {
-  let pending = api(sessionPath("tick"), { action: "play", since: state.train.length });
+  const version = state.dataset.version;  // a Reset or a new setting ends this loop's run
+  let pending = api(sessionPath("tick"), { action: "play", since: state.train.length, version });
   while (state.playing) {
     let f;
     try { f = await pending; } catch (e) { say(e.message); pause(); return; }
     const since = state.gap ? 0 : f.metrics.epoch;  // after a gap in the curve, ask for all of it again
     pending = state.playing && !f.finished && !f.error
-      ? api(sessionPath("tick"), { action: "play", since }) : null;
+      ? api(sessionPath("tick"), { action: "play", since, version }) : null;
     await new Promise(requestAnimationFrame);
     render(f);
     document.body.dataset.frames = Number(document.body.dataset.frames || 0) + 1;  // read by the benchmark
