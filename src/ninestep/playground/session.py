@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import SGD, Adam, DivergenceError, Network, StandardScaler, train_test_split
-from ..callbacks import LossExplosionWarning
 from .. import data as generators
+from ..callbacks import LossExplosionWarning
 from ..tabular import infer_task, read_csv, read_header
 from . import views
 from .settings import DATASETS, Limits, Settings, parse_settings
@@ -47,7 +47,12 @@ FRAME_BUDGET_S = 0.5
 
 @dataclass
 class Data:
-    """A data set as the page draws it: ``plot`` holds the 1 or 2 feature columns on the axes."""
+    """A data set as the page draws it.
+
+    ``X`` (n, d) float64; ``y`` (n,) class codes 0..k-1 indexing ``classes``,
+    or regression targets (n,) or (n, t); ``plot`` the 1 or 2 columns of X
+    on the axes.
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -167,7 +172,7 @@ class Run:
         self.T_train, self.T_test = self.targets(self.y_train), self.targets(self.y_test)
         n_out = len(data.classes) if self.classify else (1 if data.y.ndim == 1 else data.y.shape[1])
         self.loss = "cross_entropy" if self.classify else "mse"
-        with warnings.catch_warnings(record=True) as caught:
+        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:  # e.g. CapacityWarning
             warnings.simplefilter("always")
             self.net = Network([data.X.shape[1], *s.layers, n_out], activation=s.act,
                                output_activation="softmax" if self.classify else "linear",
@@ -199,7 +204,8 @@ class Run:
             if s.schedule == "cosine":  # fit's "cosine" over s.epochs, applied one epoch at a time
                 self.optimizer.lr = 0.5 * s.lr * (1.0 + math.cos(math.pi * self.epoch / s.epochs))
             try:
-                # catch_warnings changes the process's filters: one session at a time in here.
+                # catch_warnings changes the process's filters: one session at a time in here
+                # (and in Run.__init__).
                 with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught, \
                         np.errstate(over="ignore", invalid="ignore"):
                     warnings.simplefilter("always")
