@@ -393,3 +393,22 @@ def test_only_the_allowed_host_names_are_answered():
     with TestClient(create_app(allowed_hosts=["127.0.0.1", "localhost"]), base_url="http://127.0.0.1") as c:
         assert c.get("/api/limits").status_code == 200
         assert c.get("/api/limits", headers={"host": "attacker.example"}).status_code == 400
+
+
+def test_sessions_trained_at_once_in_threads_give_the_same_bits_as_alone():
+    import threading
+    alone = _session(**SMALL)
+    alone.run.train(30)
+    pair = [_session(**SMALL), _session(**SMALL)]
+    shared = _session(**SMALL)
+
+    def work(session):
+        for _ in range(15):
+            session.tick("step", 0)
+    threads = [threading.Thread(target=work, args=(s,)) for s in (*pair, *pair, shared, shared)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in (*pair, shared):
+        assert s.run.epoch == 30 and np.array_equal(s.run.net.params, alone.run.net.params)
