@@ -113,34 +113,29 @@ def _check_against_ninestep(model, dtype):
 
 
 # ---------------------------------------------------------------------- agreement with ninestep
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("hidden", HIDDEN)
-@pytest.mark.parametrize("scaled", [True, False], ids=["scalers", "no scalers"])
-def test_regression_matches_predict(tmp_path, dtype, hidden, scaled):
-    model = _saved(tmp_path, _net([4, 16, 8, 3], hidden, "linear"), scaled=scaled, y_scaled=scaled,
-                   task="regression")
-    _check_against_ninestep(model, dtype)
+#: (kind, hidden activation, class names, input scaler) of every model the agreement test runs:
+#: regression with and without scalers, softmax with string and integer names, one sigmoid output.
+MODELS = ([("regression", h, None, scaled) for h in HIDDEN for scaled in (True, False)]
+          + [("softmax", h, names, scaled) for h in HIDDEN
+             for names, scaled in ((["setosa", "versicolor", "virginica"], True), ([10, -3, 7], False))]
+          + [("sigmoid", h, names, True) for h in HIDDEN for names in (["no", "yes"], [0, 1])])
+
+
+def _model(folder, kind, hidden, classes, scaled):
+    if kind == "regression":
+        return _saved(folder, _net([4, 16, 8, 3], hidden, "linear"), scaled=scaled, y_scaled=scaled,
+                      task="regression")
+    net = _net([4, 16, 8, 3] if kind == "softmax" else [4, 16, 1], hidden, kind)
+    if kind == "softmax":  # decisive, as trained nets are: sigmoid units alone leave one class on top
+        net.layers[-1].W[...] *= 8
+    return _saved(folder, net, scaled=scaled, classes=classes, task="classification")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("hidden", HIDDEN)
-@pytest.mark.parametrize("classes,scaled", [(["setosa", "versicolor", "virginica"], True), ([10, -3, 7], False)],
-                         ids=["string classes, scaler", "int classes, no scaler"])
-def test_softmax_classifier_matches_predict(tmp_path, dtype, hidden, classes, scaled):
-    net = _net([4, 16, 8, 3], hidden, "softmax")
-    net.layers[-1].W[...] *= 8  # decisive, as trained nets are: sigmoid units alone leave one class on top
-    model = _saved(tmp_path, net, scaled=scaled, classes=classes, task="classification")
-    _check_against_ninestep(model, dtype)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("hidden", HIDDEN)
-@pytest.mark.parametrize("classes", [["no", "yes"], [0, 1]])
-def test_sigmoid_binary_classifier_thresholds_at_half(tmp_path, dtype, hidden, classes):
-    model = _saved(tmp_path, _net([4, 16, 1], hidden, "sigmoid"), classes=classes, task="classification")
-    _check_against_ninestep(model, dtype)
-    # both classes occur, so the threshold is really exercised
-    assert set(model.predict(_cases(True)["random"])) == set(classes)
+@pytest.mark.parametrize("kind,hidden,classes,scaled", MODELS,
+                         ids=[f"{k}-{h}-{c and c[0]}-{'scaled' if s else 'raw'}" for k, h, c, s in MODELS])
+def test_onnxruntime_matches_ninestep(tmp_path, dtype, kind, hidden, classes, scaled):
+    _check_against_ninestep(_model(tmp_path, kind, hidden, classes, scaled), dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -493,7 +488,8 @@ def test_cli_json_and_errors(tmp_path, capsys):
     import json
 
     result = json.loads(capsys.readouterr().out)
-    assert result["outputs"] == {"label": "(N,) string", "probabilities": "(N, 3) float"} and result["opset"] == DEFAULT_OPSET
+    assert result["outputs"] == {"label": "(N,) string", "probabilities": "(N, 3) float"}
+    assert result["opset"] == DEFAULT_OPSET
     from ninestep.ensemble import Ensemble
 
     ensemble = tmp_path / "ensemble.npz"
@@ -513,24 +509,13 @@ def test_cli_json_and_errors(tmp_path, capsys):
     assert "none.npz" in capsys.readouterr().err
 
 
-if __name__ == "__main__":  # the worst errors over the agreement tests' models: python tests/test_onnx_export.py
+if __name__ == "__main__":  # the worst errors over the agreement test's models: python tests/test_onnx_export.py
     import tempfile
     from pathlib import Path
 
-    worst, count = {np.float32: 0.0, np.float64: 0.0}, 0
     with tempfile.TemporaryDirectory() as folder:
-        for dtype in worst:
-            for hidden in HIDDEN:
-                models = [_saved(Path(folder), _net([4, 16, 8, 3], hidden, "linear"), scaled=s, y_scaled=s)
-                          for s in (True, False)]
-                for classes, scaled in ((["a", "b", "c"], True), ([10, -3, 7], False)):
-                    net = _net([4, 16, 8, 3], hidden, "softmax")
-                    net.layers[-1].W[...] *= 8
-                    models.append(_saved(Path(folder), net, scaled=scaled, classes=classes))
-                models += [_saved(Path(folder), _net([4, 16, 1], hidden, "sigmoid"), classes=c)
-                           for c in (["no", "yes"], [0, 1])]
-                for model in models:
-                    worst[dtype] = max(worst[dtype], _check_against_ninestep(model, dtype))
-                    count += 1
-    print(f"{count} models, {sum(len(X) for X in _cases(True).values()):,} rows each, labels identical; worst error "
-          f"float32 graph {worst[np.float32]:.2g} (tolerance 1e-5), float64 graph {worst[np.float64]:.2g} (1e-12)")
+        worst = {dtype: max(_check_against_ninestep(_model(Path(folder), *m), dtype) for m in MODELS)
+                 for dtype in (np.float32, np.float64)}
+    rows = sum(len(X) for X in _cases(True).values())
+    print(f"{len(MODELS)} models x 2 dtypes, {rows:,} rows each, labels identical; worst error float32 graph "
+          f"{worst[np.float32]:.2g} (tolerance 1e-5), float64 graph {worst[np.float64]:.2g} (1e-12)")

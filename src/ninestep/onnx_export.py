@@ -34,8 +34,8 @@ case of ASCII letters, as ninestep does.
 Everything that cannot be written exactly is refused with an error that
 names it - an activation the exporter does not know, a scaler of another
 kind, preprocessing of a kind this module does not know, weights too large
-for float32 - so that nothing is exported silently wrong. Every model is checked with ``onnx.checker.check_model`` before it
-is returned.
+for float32 - so that nothing is exported silently wrong. Every model is
+checked with ``onnx.checker.check_model`` before it is returned.
 
 The ``onnx`` package (the optional extra ``ninestep[onnx]``) is imported
 here only, inside :func:`to_onnx`; ``import ninestep`` never imports it.
@@ -293,7 +293,8 @@ class _Graph:
         if classes is not None:
             return self.classifier(A, net, classes)
         if y_scaler is not None:  # Z * scale + mean, as StandardScaler.inverse_transform
-            A = self.node("Mul", [A, self.constant("y_scale", y_scaler.scale_, "the target scaler's scale")], "y_scaled")
+            scale = self.constant("y_scale", y_scaler.scale_, "the target scaler's scale")
+            A = self.node("Mul", [A, scale], "y_scaled")
             A = self.node("Add", [A, self.constant("y_mean", y_scaler.mean_, "the target scaler's mean")], "y_raw")
         self.node("Identity", [A], "y")
         return [("y", self.elem, [net.n_outputs])]
@@ -349,8 +350,8 @@ class _Graph:
                 if kind == "bool":
                     code = self.lookup(text, {s: v for w, v in words.items() for s in _spellings({w})}, -1,
                                        f"{name}:code")
-                    unread = self.node("Equal", [code, self.constant(f"{name}:unread_code", np.array(-1, dtype=np.int64), "")],
-                                       f"{name}:unread")
+                    no_word = self.constant(f"{name}:no_word", np.array(-1, dtype=np.int64), "")
+                    unread = self.node("Equal", [code, no_word], f"{name}:unread")
                     gap = self.node("Or", [missing, unread], f"{name}:gap")
                     value = self.node("Cast", [code], f"{name}:value", to=self.elem)
                     fill = self.constant(f"{name}:fill", np.array(c["fill"]), f"column {name!r}'s fill value")
@@ -404,8 +405,8 @@ class _Graph:
             positive = self.node("Greater", [Z, zero], f"{Z}_positive")
             leaked = self.node("Mul", [Z, slope], f"{Z}_leaked")
             return self.node("Where", [positive, Z, leaked], A)
-        raise ValueError(f"{prefix}layer {l}'s activation {getattr(act, 'name', '')!r} ({kind.__name__}) cannot be exported "
-                         "to ONNX; exportable: relu, leaky_relu, sigmoid, tanh, linear, softmax.")
+        raise ValueError(f"{prefix}layer {l}'s activation {getattr(act, 'name', '')!r} ({kind.__name__}) cannot be "
+                         "exported to ONNX; exportable: relu, leaky_relu, sigmoid, tanh, linear, softmax.")
 
     def classifier(self, A: str, net: Network, classes: list) -> list[tuple[str, int, list[int]]]:
         """Probabilities as SavedModel.predict_proba gives them, their ArgMax, and the label lookup."""
