@@ -23,6 +23,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 from ninestep.playground.server import create_app  # noqa: E402
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("NINESTEP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
