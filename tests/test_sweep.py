@@ -194,7 +194,7 @@ def test_sweep_command_writes_a_leaderboard_and_a_model_for_predict(cli, tmp_pat
 
 def test_one_configuration_one_seed_is_what_train_saves(cli, tmp_path):
     common = ["--data", "moons", "--n-samples", "200", "--layers", "8,8", "--lr", "0.02", "--epochs", "12",
-              "--seed", "3", "--quiet"]
+              "--val-size", "0.1", "--seed", "3", "--quiet"]   # train's other defaults are the sweep's
     assert cli(["sweep", *common, "--seeds", "1", "--out", str(tmp_path / "s")]) == 0
     assert cli(["train", *common, "--out", str(tmp_path / "t")]) == 0
     swept = ns.load_model(tmp_path / "s" / "best" / "model.npz").net.params
@@ -214,6 +214,10 @@ def test_sweep_on_a_csv_file_is_judged_by_r2(cli, tmp_path, capsys):
     import json
     result = json.loads(capsys.readouterr().out)
     assert result["metric"] == "val_r2" and len(result["leaderboard"]) == 4
+    # the best model holds the table's preprocessing, as train's does: it predicts from the raw columns
+    model = tmp_path / "o" / "best" / "model.npz"
+    assert ns.load_model(model).preprocessor is not None
+    assert cli(["predict", "--model", str(model), "--data", str(tmp_path / "d.csv"), "--quiet"]) == 0
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -225,3 +229,20 @@ def test_sweep_on_a_csv_file_is_judged_by_r2(cli, tmp_path, capsys):
 def test_sweep_usage_errors(cli, tmp_path, capsys, argv, message):
     assert cli(["sweep", "--epochs", "2", "--out", str(tmp_path), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_sweep_holds_its_folder_as_train_does(cli, tmp_path, capsys):
+    from ninestep.cli._files import RunLock
+
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "results.csv").write_text("another run's results\n")
+    argv = ["sweep", "--n-samples", "150", "--layers", "4", "--seeds", "1", "--epochs", "2", "--out", str(out)]
+    with RunLock(out):   # another run (train or sweep) is writing into the folder
+        assert cli(argv) == 1
+    err = capsys.readouterr().err
+    assert f"in use by another ninestep run: process {os.getpid()}" in err and "Traceback" not in err
+    assert (out / "results.csv").read_text() == "another run's results\n"       # nothing touched
+    assert sorted(os.listdir(out)) == ["results.csv"]
+    assert cli([*argv, "--quiet"]) == 0                                           # free again: it runs
+    assert not (out / ".lock").exists() and (out / "best" / "model.npz").exists()

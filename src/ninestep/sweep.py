@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -35,6 +36,7 @@ import numpy as np
 from .ensemble import Ensemble
 from .network import Network
 from .optimizers import SGD, Adam
+from .training import ConvergenceWarning
 
 __all__ = ["Config", "SweepData", "SweepSettings", "Group", "grid", "group_configs", "train_group",
            "run_sweep", "SweepResult", "AXES"]
@@ -142,6 +144,7 @@ class SweepSettings:
     momentum: float = 0.0
     dtype: str = "float64"
     n_threads: int | None = None   # per Ensemble; 1 on Dask workers (the workers are the parallelism)
+    init: str | None = None        # the weights' initialiser (Network's init=; None: He for ReLU, else Glorot)
 
 
 def metric(data: SweepData, out: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -165,15 +168,11 @@ def train_group(group: Group, data: SweepData, settings: SweepSettings,
     A plain function of plain data, so that Dask can run it on any worker
     (and run it again elsewhere if that worker dies).
     """
-    import warnings
-
-    from . import ConvergenceWarning
-
     S = len(settings.seeds)
     first = group.configs[0]
     sizes = [data.X_fit.shape[1], *first.layers, data.n_outputs]
     ens = Ensemble(sizes, seed=list(settings.seeds) * len(group.configs), activation=first.activation,
-                   output_activation=data.output_activation, dtype=np.dtype(settings.dtype))
+                   output_activation=data.output_activation, init=settings.init, dtype=np.dtype(settings.dtype))
     optimizers = [_optimizer(c, settings.momentum) for c in group.configs for _ in range(S)]
     alphas = [c.alpha for c in group.configs for _ in range(S)]
     with warnings.catch_warnings():

@@ -13,7 +13,11 @@ The data, split, scaling and recipe are ``ninestep train``'s: seed s of
 every configuration starts from the weights that ``ninestep train --seed
 SEED+s`` draws, and uses the data, split and batch order of ``--seed
 SEED``; with ``--seeds 1`` a configuration's model is the one ``ninestep
-train`` with the same options saves.
+train`` with the same options saves. Options off the grid (``--init``,
+``--schedule``, ``--momentum``, ``--dtype``) and the grid's defaults are
+train's too, except two: the sweep always holds out ``--val-size`` (default
+0.1) of the training rows to judge on, and trains ``--epochs`` (default 50)
+epochs; give train the same ``--val-size`` and ``--epochs`` to compare.
 
 Files in ``--out`` (default ``runs/sweep``): ``results.csv`` (one row per
 configuration: the validation metric's mean and spread over the seeds),
@@ -21,6 +25,9 @@ configuration: the validation metric's mean and spread over the seeds),
 (the metric against each axis that varies; needs matplotlib) and
 ``best/model.npz`` (the best configuration's best seed, with the scalers and
 class names: ``ninestep predict --model runs/sweep/best/model.npz``).
+Like train, a sweep holds its folder's lock (``.lock``) from before it
+touches the folder until it ends: a second run into the folder is refused,
+naming the process that holds it.
 
 ``--workers N`` trains on a local Dask cluster of N worker processes;
 ``--scheduler ADDRESS`` on an existing ``dask.distributed`` cluster (needs
@@ -38,10 +45,11 @@ import numpy as np
 
 from .. import save_model
 from ..datasets import is_builtin
+from ..layers import INITIALIZERS
 from ..sweep import SweepData, SweepSettings, grid, group_configs, run_sweep
-from ._common import (DEFAULT_BATCH, DEFAULT_LAYERS, DEFAULT_LR, EXIT_OK, Out, UsageError, auto_patience, fmt,
-                      integer, number, parse_layers, print_json, text_table)
-from ._files import write_csv, write_json
+from ._common import (DEFAULT_BATCH, EXIT_OK, TRAIN_ALPHA, TRAIN_INIT, TRAIN_LAYERS, TRAIN_LR, Out, UsageError,
+                      auto_patience, fmt, integer, number, parse_layers, print_json, text_table)
+from ._files import RunLock, write_csv, write_json
 from ._steps import prepare
 
 DEFAULT_OUT = os.path.join("runs", "sweep")
@@ -63,13 +71,13 @@ def register(sub, common) -> None:
                    help="fraction of the training rows that judges the configurations (default 0.1)")
     g.add_argument("--seed", type=integer, default=0, help="seed of the data, split and batch order (default 0)")
     g = s.add_argument_group("the grid: several values per flag")
-    layers = ",".join(map(str, DEFAULT_LAYERS))
+    layers = ",".join(map(str, TRAIN_LAYERS))
     g.add_argument("--layers", nargs="+", default=[layers], help=f"hidden-layer widths, e.g. 8,8 16,16 (default {layers})")
     g.add_argument("--activation", nargs="+", default=["relu"], choices=_ACTIVATIONS, help="default relu")
-    g.add_argument("--lr", nargs="+", type=number, default=[DEFAULT_LR], help=f"default {DEFAULT_LR:g}")
+    g.add_argument("--lr", nargs="+", type=number, default=[TRAIN_LR], help=f"default {TRAIN_LR:g}")
     g.add_argument("--batch-size", nargs="+", type=integer, default=[DEFAULT_BATCH],
                    help=f"rows per step, 0 = full batch (default {DEFAULT_BATCH})")
-    g.add_argument("--alpha", nargs="+", type=number, default=[0.0], help="L2 penalty (default 0)")
+    g.add_argument("--alpha", nargs="+", type=number, default=[TRAIN_ALPHA], help=f"L2 penalty (default {TRAIN_ALPHA:g})")
     g.add_argument("--optimizer", nargs="+", default=["adam"], choices=["adam", "sgd"], help="default adam")
     g = s.add_argument_group("training")
     g.add_argument("--seeds", type=integer, default=3, help="initial draws per configuration (default 3)")
@@ -78,6 +86,8 @@ def register(sub, common) -> None:
                    help="early stopping patience in epochs (default: half the epochs, as train; 0 = off)")
     g.add_argument("--momentum", type=number, default=0.0, help="SGD momentum (default 0)")
     g.add_argument("--schedule", default="cosine", choices=["cosine", "constant"], help="default cosine, as train")
+    g.add_argument("--init", default=TRAIN_INIT, choices=list(INITIALIZERS),
+                   help=f"the weights' initialiser, as train (default {TRAIN_INIT})")
     g.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     g = s.add_argument_group("where it runs, and files")
     g.add_argument("--workers", type=integer, help="start a local Dask cluster of this many worker processes")
@@ -168,17 +178,15 @@ def run(args, out: Out) -> int:
     source = args.data if is_builtin(args.data) or not os.path.exists(args.data) else os.path.abspath(args.data)
     cfg = {"data": source, "target": args.target, "features": args.features, "task": args.task,
            "n_samples": args.n_samples, "seed": args.seed, "test_size": args.test_size, "val_size": args.val_size,
-           "layers": list(configs[0].layers), "activation": configs[0].activation, "init": None,
-           "bias_init": "zeros", "dtype": args.dtype}
+           "layers": list(configs[0].layers), "activation": configs[0].activation, "init": args.init,
+           "bias_init": "zeros", "dtype": args.dtype, "patience": args.patience}
     p = prepare(cfg, Out(quiet=True))          # ninestep train's steps 1-5, not printed
-    xs = p.x_scaler.transform
-    classification = p.data.task == "classification"
-    data = SweepData(xs(p.X_fit), p.t(p.y_fit), xs(p.X_val), p.t(p.y_val), p.data.task, p.net.n_outputs,
-                     X_test=xs(p.X_test), y_test=p.t(p.y_test))
+    data = SweepData(p.s(p.X_fit), p.t(p.y_fit), p.s(p.X_val), p.t(p.y_val), p.data.task, p.net.n_outputs,
+                     X_test=p.s(p.X_test), y_test=p.t(p.y_test))
     patience = auto_patience(args.epochs) if args.patience is None else (args.patience or None)
     seeds = [np.random.SeedSequence(args.seed + s).spawn(4)[2] for s in range(args.seeds)]  # train's "init" stream
     settings = SweepSettings(seeds=seeds, epochs=args.epochs, fit_seed=p.fit_seed, patience=patience,
-                             schedule=args.schedule, momentum=args.momentum, dtype=args.dtype)
+                             schedule=args.schedule, momentum=args.momentum, dtype=args.dtype, init=args.init)
     groups = group_configs(configs)
     out(f"Sweep   {_count(len(configs), 'configuration')} x {_count(args.seeds, 'seed')} = "
         f"{_count(len(configs) * args.seeds, 'network')} in {_count(len(groups), 'ensemble')}, on "
@@ -187,6 +195,14 @@ def run(args, out: Out) -> int:
     out(f"        up to {args.epochs} epochs, {args.schedule} learning rate"
         + (f", early stopping after {patience} epochs without improvement" if patience else ""))
 
+    out_dir = Path(args.out)
+    with RunLock(out_dir):  # as ninestep train: one run per folder, taken before anything in it is touched
+        return _sweep_into(out_dir, args, out, configs, cfg, p, data, settings)
+
+
+def _sweep_into(out_dir: Path, args, out: Out, configs, cfg: dict, p, data: SweepData, settings: SweepSettings) -> int:
+    """Train the sweep and write its files, with ``out_dir`` locked."""
+    classification = p.data.task == "classification"
     client, close = _client(args)
     bar = _bar(len(configs) * args.seeds * args.epochs, enabled=not out.silent)
     try:
@@ -200,7 +216,6 @@ def run(args, out: Out) -> int:
         if close is not None:
             close()
 
-    out_dir = Path(args.out)
     (out_dir / "best").mkdir(parents=True, exist_ok=True)
     axes = {a: sorted({getattr(c, a) for c in configs}, key=[getattr(c, a) for c in configs].index)
             for a in ("layers", "activation", "lr", "batch_size", "alpha", "optimizer")}
@@ -213,11 +228,12 @@ def run(args, out: Out) -> int:
     best = result.best
     info = {"sweep": {k: _show(best[k]) for k in ("layers", "activation", "optimizer", "lr", "batch_size", "alpha")},
             "seed_index": best["seed"], result.metric_name: best["metric"], "data": cfg["data"]}
-    save_model(out_dir / "best" / "model.npz", result.best_network(), x_scaler=p.x_scaler, y_scaler=p.y_scaler,
-               classes=p.data.classes, task=p.data.task, feature_names=p.data.feature_names,
-               target_names=p.data.target_names, info=info)
+    # as ninestep train saves its model: a table file's preprocessor holds its scalers
+    save_model(out_dir / "best" / "model.npz", result.best_network(), x_scaler=p.x_scaler,
+               y_scaler=None if p.pre is not None else p.y_scaler, classes=p.data.classes, task=p.data.task,
+               feature_names=p.data.feature_names, target_names=p.data.target_names, info=info, preprocessor=p.pre)
     summary = {"metric": result.metric_name, "leaderboard": board, "runs": result.plain_rows(),
-               "settings": {**{k: v for k, v in vars(args).items() if k not in ("run",)}, "patience": patience},
+               "settings": {**{k: v for k, v in vars(args).items() if k not in ("run",)}, "patience": settings.patience},
                "best": {k: v for k, v in best.items() if k != "params"}}
     write_json(out_dir / "results.json", summary)
     plot = _plot(out_dir / "metric.png", board, result.metric_name, axes) if axes else None
