@@ -63,7 +63,10 @@ def labels_csv(tmp_path):
     (["train", "--layers", "64,x"], 2, "--layers must be"),
     (["train", "--test-size", "1.5"], 2, "--test-size"),
     (["train", "--val-size", "0", "--patience", "5"], 2, "needs a validation set"),
-    (["train", "--data", "moons", "--target", "y"], 2, "apply to CSV files"),
+    (["train", "--data", "moons", "--target", "y"], 2, "--target applies to table files such as CSV"),
+    (["train", "--data", "moons", "--missing", "drop"], 2, "--missing applies to table files"),
+    (["train", "--data", "x.npy"], 2, "needs --target-npy"),
+    (["train", "--data", "x.csv", "--target-npy", "y.npy"], 2, "--target-npy goes with a .npy --data file"),
     (["predict", "--model", "nope.npz", "--input", "1,2"], 1, "does not exist"),
     (["summary"], 2, "--model"),
 ])
@@ -77,23 +80,24 @@ def test_errors_are_one_line_with_exit_code(capsys, tmp_path, monkeypatch, argv,
 def test_missing_column_lists_existing_ones(capsys, tmp_path, regression_csv):
     code, _, err = run(capsys, "train", "--data", regression_csv, "--target", "cost", "--out", tmp_path / "r")
     assert code == 1
-    assert "target column 'cost' not found; the file has columns size, age, dist, km, price" in one_line_error(err)
+    assert "column 'cost' not found; the table has columns size, age, dist, km, price" in one_line_error(err)
 
 
 @pytest.mark.parametrize("text, message", [
     ("", "is empty"),
     ("a,b,y\n", "but no data rows"),
     ("a,b,y\n1,2,3\n4,5\n", "line 3: 2 fields, but the header has 3"),
-    ("a,b,y\n1,2,3\n4,five,6\n", "line 3, column 'b': 'five' is not a number"),
-    ("a,b,y\n1,2,3\n4,,6\n", "line 3, column 'b': the cell is empty"),
-    ("a,b,y\n1,nan,3\n", "line 2, column 'b': 'nan' is not a finite number"),
-    ("a,b,y\n1,2,0.5\n2,3,1.5\n", "continuous values"),  # forced classification below
+    ("a,b,y\n1,2,3\n4,,6\n", "column 'b' has 1 missing or bad cell(s) (line 3 '') and missing='error'"),
+    ("a,b,y\n1,nan,3\n2,3,4\n", "column 'b' has 1 missing or bad cell(s) (line 2 'nan')"),
+    ("a,b,y\n1,2,3\n2,3,NA\n", "1 row(s) with a missing target 'y' (line 3 'NA')"),
     ("a,b,y\n1,2,3\n2,3,3\n", "single class"),
+    ("a,b,y\n1,2001-02-03,3\n2,2001-02-04,4\n", "column 'b' holds dates such as '2001-02-0"),
 ])
 def test_csv_faults_through_the_command(capsys, tmp_path, text, message):
     path = tmp_path / "bad.csv"
     path.write_text(text)
-    code, _, err = run(capsys, "train", "--data", path, "--target", "y", "--task", "classification",
+    task = ["--task", "classification"] if "single class" in message else []
+    code, _, err = run(capsys, "train", "--data", path, "--target", "y", *task, "--missing", "error",
                        "--out", tmp_path / "r", "--quiet")
     assert code == 1
     assert message in one_line_error(err)

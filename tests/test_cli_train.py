@@ -41,7 +41,8 @@ def test_train_csv_with_string_labels_is_classification(capsys, tmp_path, labels
     code, stdout, _ = run(capsys, "predict", "--model", out / "model.npz", "--input", "0.1,0.2", "--json")
     assert code == 0
     [row] = json.loads(stdout)
-    assert row["colour"] in model.classes and 0 < row["probability"] <= 1
+    assert row["u"] == "0.1" and row["colour_pred"] in model.classes
+    assert sum(row[f"colour_proba_{c}"] for c in model.classes) == pytest.approx(1)
 
 
 def test_train_without_target_uses_last_column_and_says_so(capsys, tmp_path, labels_csv):
@@ -111,7 +112,8 @@ def test_init_reaches_the_network(capsys, tmp_path):
 
 def test_progress_without_tqdm_prints_plain_lines(capsys, tmp_path, monkeypatch):
     block_import(monkeypatch, "tqdm")
-    code, _, stderr = run(capsys, "train", "--data", "sine", "--out", tmp_path / "r", "--epochs", "20")
+    code, _, stderr = run(capsys, "train", "--data", "sine", "--out", tmp_path / "r", "--epochs", "20",
+                          "--val-size", "0.1")
     assert code == 0
     progress = [line for line in stderr.splitlines() if line.strip().startswith("training: epoch ")]
     assert len(progress) == 11 and "val_loss" in progress[-1] and "20/20" in progress[-1]

@@ -72,7 +72,8 @@ def test_load_data_csv_guesses_the_last_column_and_encodes_labels(tmp_path):
     data = load_data(str(path))
     assert data.target_guessed and data.target_names == ["kind"] and data.task == "classification"
     assert data.classes == ["cat", "dog"] and data.y.tolist() == [1, 0, 1, 0]
-    assert data.source == str(path.resolve()) and data.X.shape == (4, 2)
+    assert data.source == str(path.resolve()) and data.X is None and data.feature_names == ["w", "h"]
+    assert data.table.n_rows == 4 and data.preprocessor.targets == ["kind"]
     assert not load_data(str(path), target="kind").target_guessed
 
 
@@ -96,3 +97,29 @@ def test_encode_labels_refuses_continuous_and_single_class():
         encode_labels(np.array([0.5, 1.0]), "y")
     with pytest.raises(ValueError, match="single class"):
         encode_labels(np.array(["a", "a"], dtype=object), "y")
+
+
+# ---------------------------------------------------------------------- files larger than memory, block by block
+def test_column_stats_and_standardise_to_file_read_in_blocks(tmp_path, monkeypatch):
+    from ninestep import datasets
+
+    monkeypatch.setattr(datasets, "BLOCK_BYTES", 8 * 3 * 7)  # 7 rows a block: many blocks, a short last one
+    rng = np.random.default_rng(0)
+    X = rng.normal(1e6, 1.0, size=(100, 3))  # a large mean: a naive sum of squares would lose the variance
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    rows = np.sort(rng.permutation(100)[:60])
+    stats = datasets.column_stats(mapped, rows)
+    np.testing.assert_allclose(stats["mean"], X[rows].mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(stats["std"], X[rows].std(axis=0), rtol=1e-9)
+    np.testing.assert_array_equal(stats["max"], X[rows].max(axis=0))
+    rest = np.setdiff1d(np.arange(100), rows)
+    fit, test = datasets.standardise_to_file(mapped, [rows, rest], stats["mean"], stats["std"],
+                                             tmp_path / "s.npy", dtype=np.float32)
+    assert fit.dtype == np.float32 and fit.shape == (60, 3) and test.shape == (40, 3)
+    np.testing.assert_allclose(fit, (X[rows] - stats["mean"]) / stats["std"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(test, (X[rest] - stats["mean"]) / stats["std"], rtol=1e-5, atol=1e-5)
+    X[5, 1] = np.nan
+    np.save(tmp_path / "bad.npy", X)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        datasets.column_stats(np.load(tmp_path / "bad.npy", mmap_mode="r"))

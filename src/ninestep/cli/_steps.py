@@ -103,6 +103,9 @@ def _split(cfg: dict, data: Dataset, rng) -> tuple[np.ndarray, np.ndarray | None
     try:
         train, test, y_train, _ = train_test_split(rows, data.y, test_size=cfg["test_size"], seed=rng,
                                                    stratify=data.y if strat else None)
+        if strat and np.unique(y_train).size < 2:  # before any transform warns about the test rows
+            raise ValueError(f"the {len(train)} training row(s) hold a single class; a classifier needs at "
+                             "least two (give more rows, or a smaller --test-size).")
         val_size = cfg["val_size"]
         if val_size == "auto":
             val_size = 0.0 if data.mapped else auto_val_size(len(train))

@@ -1,17 +1,25 @@
-"""``ninestep predict``, ``evaluate`` and ``summary``: using a model file that ``train`` wrote."""
+"""``ninestep predict``, ``evaluate`` and ``summary``: using a model file that ``train`` wrote.
+
+A model trained on a table file holds its :class:`~ninestep.preprocessing.TablePreprocessor`;
+then ``predict`` and ``evaluate`` read raw rows (columns by name, in any order), ``predict``
+keeps every input column as written and adds its prediction columns, and ``summary`` lists
+the preprocessing. Other models take numeric columns, as before.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 from typing import Any
 
 import numpy as np
 
 from .. import count_params, load_model
-from ..archive import read_description
+from ..archive import atomic_write_bytes, read_description
 from ..metrics import accuracy, confusion_matrix, mae, mse, r2
-from ..tabular import parse_columns, read_csv
+from ..preprocessing import predict_table
+from ..tabular import RawTable, parse_columns, parse_number, read_csv, read_table, write_table
 from ._common import EXIT_OK, Out, UsageError, dumps, integer, number, print_json, text_table
 from ._files import write_csv
 
@@ -20,22 +28,37 @@ def register(sub, common) -> None:
     """Add ``predict``, ``evaluate`` and ``summary`` to the subparsers ``sub``."""
     pr = sub.add_parser("predict", parents=[common], help="predict with a saved model")
     pr.add_argument("--model", required=True, help="model file written by 'ninestep train'")
-    pr.add_argument("--data", help="CSV file with the model's feature columns")
-    pr.add_argument("--input", action="append", help="one row of feature values, e.g. 30,70 (repeatable; ';' separates rows)")
+    pr.add_argument("--data", help="table file with the model's feature columns (any order; other columns are kept)")
+    pr.add_argument("--input", action="append",
+                    help="one row of feature values in the order 'summary' lists the model's columns, e.g. 30,70 "
+                         "or 120,Paris,yes (repeatable; ';' separates rows; an empty value is missing)")
     pr.add_argument("--output", help="write the predictions to this CSV file")
     pr.add_argument("--limit", type=integer, default=20, help="rows to print (default 20; 0 = all)")
+    _dialect_options(pr)
     pr.set_defaults(run=predict)
 
     e = sub.add_parser("evaluate", parents=[common], help="metrics of a saved model on new data")
     e.add_argument("--model", required=True)
     e.add_argument("--data", required=True, help="CSV file with the features and the target")
     e.add_argument("--target", help="target column(s) (default: those the model was trained on)")
+    _dialect_options(e)
     e.set_defaults(run=evaluate)
 
     s = sub.add_parser("summary", parents=[common],
                        help="what a saved file is (model or training checkpoint), its architecture and parameters")
     s.add_argument("--model", required=True, help="model file, or a training checkpoint (described, not loaded)")
     s.set_defaults(run=summary)
+
+
+def _dialect_options(parser) -> None:
+    parser.add_argument("--delimiter", help="the table's delimiter: ',', ';' or tab (default: detected)")
+    parser.add_argument("--decimal", choices=[".", ","],
+                        help="decimal mark (default ',' with ';' delimiters, else '.')")
+
+
+def _read(args) -> RawTable:
+    delimiter = {"tab": "\t", "\\t": "\t"}.get(args.delimiter, args.delimiter)
+    return read_table(args.data, delimiter=delimiter, decimal=args.decimal)
 
 
 def run(args, out: Out) -> int:
@@ -73,6 +96,8 @@ def predict(args, out: Out) -> int:
         if args.output and path and os.path.exists(args.output) and os.path.samefile(args.output, path):
             raise UsageError(f"--output {args.output} is the {option} file; write the predictions elsewhere.")
     model = load_model(args.model)
+    if model.preprocessor is not None:
+        return _predict_table(args, model, out)
     n_in = model.net.n_inputs
     if args.input:
         X = _parse_inputs(args.input, n_in)
@@ -103,8 +128,85 @@ def predict(args, out: Out) -> int:
     return EXIT_OK
 
 
+def _input_table(specs: list[str], names: list[str]) -> RawTable:
+    """``--input`` rows as a raw table whose columns are the model's input columns, in order."""
+    rows = []
+    for spec in specs:
+        for part in spec.split(";"):
+            if not part.strip():
+                continue
+            values = [v.strip() for v in part.split(",")]
+            if len(values) != len(names):
+                raise UsageError(f"--input {part!r} has {len(values)} values but the model takes {len(names)}: "
+                                 f"{', '.join(names)}.")
+            rows.append(values)
+    if not rows:
+        raise UsageError("--input holds no values; give e.g. --input " + ",".join("..." for _ in names) + ".")
+    return RawTable.from_columns({name: [r[j] for r in rows] for j, name in enumerate(names)}, source="--input")
+
+
+def _predict_table(args, model, out: Out) -> int:
+    """predict for a model with a preprocessor: every input column as written, then the predictions."""
+    pre = model.preprocessor
+    table = _input_table(args.input, pre.feature_names_in_) if args.input else _read(args)
+    result = predict_table(pre, model.net, table)
+    added = result.columns[len(table.columns):]
+    if args.output:
+        text = io.StringIO(newline="")
+        write_table(result, text)
+        atomic_write_bytes(args.output, text.getvalue().encode("utf-8"))
+        out(f"wrote {result.n_rows} predictions to {args.output}")
+    if out.as_json:
+        # Input cells as written; the predictions as numbers (or class names).
+        print_json([{c: (parse_number(result.cells[c][i], result.decimal) if c in added and "_proba_" in c
+                         or c in added and pre.task_ == "regression" else result.cells[c][i])
+                     for c in result.columns} for i in range(result.n_rows)])
+    elif not args.output:
+        shown = result.n_rows if not args.limit else min(args.limit, result.n_rows)
+        out(text_table(result.columns, [[result.cells[c][i] for c in result.columns] for i in range(shown)]))
+        if shown < result.n_rows:
+            out(f"... {result.n_rows - shown} more rows (use --output FILE.csv for all)")
+    return EXIT_OK
+
+
+def _evaluate_table(args, model, out: Out) -> int:
+    """evaluate for a model with a preprocessor: the rows cleaned as in training, then the metrics."""
+    pre = model.preprocessor
+    if args.target:
+        pre.targets = parse_columns(args.target)
+    table, y = pre.clean(_read(args))
+    for line in pre.report_:
+        out(line)
+    outputs = model.net.forward(pre.transform(table))
+    result: dict[str, Any] = {"n_rows": table.n_rows}
+    if pre.task_ == "classification":
+        classes = [str(c) for c in pre.classes_]
+        pred = outputs.argmax(axis=1) if outputs.shape[1] > 1 else (outputs[:, 0] > 0.5).astype(int)
+        result["accuracy"] = accuracy(y, pred)
+        C, _ = confusion_matrix(y, pred, labels=np.arange(len(classes)))
+        result.update(confusion_matrix=C.tolist(), classes=pre.classes_)
+        out(f"{table.n_rows} rows; accuracy {result['accuracy']:.4f}")
+        out("confusion matrix (rows: true class, columns: predicted):")
+        out(text_table(["", *classes], [[c, *map(str, row)] for c, row in zip(classes, C.tolist())]))
+    else:
+        Y = y.reshape(table.n_rows, -1)
+        P = pre.inverse_transform_target(outputs).reshape(table.n_rows, -1)
+        rows = []
+        for j, name in enumerate(pre.targets):
+            m = {"mse": mse(Y[:, j], P[:, j]), "mae": mae(Y[:, j], P[:, j]), "r2": r2(Y[:, j], P[:, j])}
+            result[name] = m
+            rows.append([name, m["mse"], m["mae"], m["r2"]])
+        out(f"{table.n_rows} rows; metrics in original units:")
+        out(text_table(["target", "MSE", "MAE", "R2"], rows))
+    if out.as_json:
+        print_json(result)
+    return EXIT_OK
+
+
 def evaluate(args, out: Out) -> int:
     model = load_model(args.model)
+    if model.preprocessor is not None:
+        return _evaluate_table(args, model, out)
     targets = parse_columns(args.target) or model.target_names
     if not targets:
         raise UsageError("the model file names no target column; give --target COL.")
@@ -172,6 +274,12 @@ def summary(args, out: Out) -> int:
         out(f"classes: {', '.join(map(str, model.classes))}")
     if model.x_scaler is not None:
         out("input scaler: stored (predictions take raw inputs)")
+    if model.preprocessor is not None:
+        result["preprocessing"] = model.preprocessor.describe()
+        out(f"preprocessing (predict and evaluate apply it to raw rows; input columns "
+            f"{', '.join(model.preprocessor.feature_names_in_)}):")
+        for line in result["preprocessing"]:
+            out(f"  {line}")
     if model.info.get("metrics"):
         out("test metrics at training time: " + dumps(model.info["metrics"]))
     if out.as_json:
