@@ -136,6 +136,7 @@ def test_the_history_is_sent_once(client):
     ({"n": "20000"}, r"Samples \(n\) must be from 10 to 10000"),
     ({"act": "swish"}, r"Activation \(act\) must be one of relu"),
     ({"data": "csv"}, "upload a CSV file first"),
+    ({"n": "12", "classes": "6", "data": "spirals", "train": "0.1"}, r"\(1 rows\) holds 1 of the 6 classes; raise Samples"),
 ])
 def test_a_bad_setting_is_refused_with_a_message_and_the_run_stays(client, change, message):
     sid = new(client, **SMALL)["id"]

@@ -166,6 +166,10 @@ class Run:
                 stratify=data.y if self.classify else None)
         except ValueError as exc:
             raise ValueError(f"cannot split {len(data.X)} rows with train ratio {s.train:g}: {exc}") from None
+        if self.classify and np.unique(self.y_train).size < len(data.classes):
+            raise ValueError(f"the training part ({len(self.y_train)} rows) holds {np.unique(self.y_train).size} "
+                             f"of the {len(data.classes)} classes; raise Samples or the Train ratio so that every "
+                             "class has training rows.")
         self.x_scaler = StandardScaler().fit(self.X_train)
         self.y_scaler = None if self.classify else StandardScaler().fit(self.y_train)
         self.Xs_train, self.Xs_test = self.x_scaler.transform(self.X_train), self.x_scaler.transform(self.X_test)
