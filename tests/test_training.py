@@ -364,3 +364,14 @@ def test_sample_weights_in_mini_batches_follow_the_reference_path():
 def test_bad_sample_weights_are_named(w, message):
     with pytest.raises(ValueError, match=message):
         ns.Network([2, 3, 1], seed=0).fit(np.ones((4, 2)), np.ones(4), epochs=1, sample_weight=w)
+
+
+def test_no_convergence_warning_when_a_cosine_schedule_lands():
+    X = np.random.default_rng(0).standard_normal((64, 2))
+    y = X.sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ns.ConvergenceWarning)
+        ns.Network([2, 8, 1], seed=0).fit(X, y, optimizer=ns.Adam(0.01), epochs=30, batch_size=16,
+                                          lr_schedule="cosine", seed=0)
+    with pytest.warns(ns.ConvergenceWarning, match="still improving"):
+        ns.Network([2, 8, 1], seed=0).fit(X, y, optimizer=ns.Adam(0.01), epochs=30, batch_size=16, seed=0)

@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 
 def to_onnx(model, path=None, **options):
     """Export a model to ONNX; see :func:`ninestep.onnx_export.to_onnx` (needs ``pip install 'ninestep[onnx]'``)."""
-    from .onnx_export import to_onnx as export  # imports onnx, which the core never needs
+    from .onnx_export import to_onnx as export  # the exporter (and, when called, onnx) only on demand
 
     return export(model, path, **options)
 

@@ -166,7 +166,8 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
         See :class:`~ninestep.callbacks.LearningRateSchedule`.
     tol : float, default 1e-4
         Relative improvement of the monitored loss over the last epochs
-        above which running out of epochs gives a ConvergenceWarning.
+        above which running out of epochs gives a ConvergenceWarning (not
+        with the cosine schedule, whose last steps are small by design).
     callbacks : list of Callback, optional
         Your own callbacks (:mod:`ninestep.callbacks`), called after
         ninestep's own.
@@ -243,7 +244,9 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
     with _training(net):
         _loop(trainer, everything, resumed, stateful)
     ran_out = not trainer.stop_training and history.epochs == epochs  # not stopped by a callback
-    if ran_out and history.epochs >= 2:
+    # With the cosine schedule the last epochs take ever smaller steps by design: a loss still
+    # creeping down at the end is the schedule landing, not a call for more epochs.
+    if ran_out and history.epochs >= 2 and lr_schedule != "cosine":
         _warn_if_still_improving(history, tol)
     return history
 
