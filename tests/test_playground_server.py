@@ -210,8 +210,11 @@ def test_a_csv_upload_trains_on_the_file_and_a_bad_one_keeps_the_previous_data(c
     bad = "size,price\n" + "".join(f"{i},{2 * i}\n" for i in range(12)) + "big,7\n"
     r = client.post(f"/api/sessions/{sid}/csv", content=bad.encode())
     assert r.status_code == 400
-    for part in ("'size'", "'big'", "line 14"):
+    for part in ("the file, line 14", "'size'", "'big'"):
         assert part in r.json()["error"]
+    assert tempfile.gettempdir() not in r.json()["error"]  # not the server's temporary copy
+    r = client.post(f"/api/sessions/{sid}/csv", content=b"a,y\n" + b"".join(b"%d,dog\n" % i for i in range(20)))
+    assert r.status_code == 400 and "single class ('dog')" in r.json()["error"]
     after = client.post(f"/api/sessions/{sid}/settings", json={}).json()["dataset"]
     assert after["target_names"] == ["rooms"]  # still the good file
 

@@ -117,6 +117,8 @@ def read_uploaded_csv(content: bytes, target: str, limits: Limits) -> tuple[Data
         if target not in columns:
             raise ValueError(f"there is no column {target!r}; the columns are {', '.join(columns)}.")
         table = read_csv(path, target=[target])
+    except ValueError as exc:  # the reader names its file: here a temporary one the user never saw
+        raise ValueError(str(exc).replace(path, "the file")) from None
     finally:
         os.unlink(path)
     if table.n_rows > limits.max_rows:
@@ -129,6 +131,9 @@ def read_uploaded_csv(content: bytes, target: str, limits: Limits) -> tuple[Data
     classes = None
     if task == "classification":
         values, y = np.unique(y, return_inverse=True)  # class labels -> 0..k-1, names sorted, as ninestep train
+        if values.size < 2:
+            raise ValueError(f"the target {target!r} has a single class ({values[0]!r}); classification needs at "
+                             "least two. Choose another Target.")
         classes = [v.item() if hasattr(v, "item") else v for v in values]
         y = y.astype(np.int64)
     plot = (0, 1) if table.X.shape[1] >= 2 else (0,)
