@@ -168,3 +168,17 @@ def test_a_huge_alpha_is_named_before_training():
     with pytest.raises(ValueError, match="alpha=1e[+]308 is far too large"):
         net.fit(X, y, alpha=1e308, epochs=2)
     assert np.array_equal(net.params, before)
+
+
+def test_the_command_line_shows_the_explosion_warning_as_one_line(tmp_path, monkeypatch, capsys):
+    # Any loss counts as an explosion with this factor: what is tested is that `ninestep train`
+    # passes the warning on, as one line, and still finishes its run.
+    from ninestep import callbacks, cli
+
+    monkeypatch.setattr(callbacks.DivergenceGuard.__init__, "__defaults__", (1e-300,))
+    code = cli.main(["train", "--data", "sine", "--n-samples", "200", "--epochs", "3", "--out", str(tmp_path / "run"),
+                     "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 0
+    lines = [line for line in err.splitlines() if "exploded" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: The training loss exploded in epoch 1")
