@@ -151,10 +151,13 @@ def test_each_preset_sets_what_it_promises(client):
     s = article["dataset"]["settings"]
     assert article["dataset"]["layer_sizes"] == [2, 4, 4, 3]
     assert (s["bias"], s["opt"], s["lr"], s["act"]) == ("same", "gd", "0.01", "relu")
-    well = new(client, preset="well")["dataset"]
-    assert well["layer_sizes"] == [2, 64, 64, 3]
-    assert (well["settings"]["opt"], well["settings"]["lr"], well["settings"]["batch"],
-            well["settings"]["schedule"]) == ("adam", "0.01", "64", "cosine")
+    well = new(client, preset="well")["dataset"]["settings"]
+    common = pytest.importorskip("ninestep.cli._common")  # ninestep train's defaults
+    assert tuple(map(int, well["layers"].split(","))) == common.TRAIN_LAYERS
+    assert (well["act"], well["init"], well["opt"], float(well["lr"]), int(well["batch"]), float(well["alpha"]),
+            well["schedule"]) == ("relu", common.TRAIN_INIT, "adam", common.TRAIN_LR, common.DEFAULT_BATCH,
+                                  common.TRAIN_ALPHA, "cosine")
+    assert int(well["epochs"]) == common.auto_epochs(700, common.DEFAULT_BATCH)
 
 
 def test_the_article_preset_shows_the_stall_and_a_dead_unit(client):
