@@ -91,7 +91,7 @@ def test_missing_column_lists_existing_ones(capsys, tmp_path, regression_csv):
     ("a,b,y\n1,nan,3\n2,3,4\n", "column 'b' has 1 missing or bad cell(s) (line 2 'nan')"),
     ("a,b,y\n1,2,3\n2,3,NA\n", "1 row(s) with a missing target 'y' (line 3 'NA')"),
     ("a,b,y\n1,2,3\n2,3,3\n", "single class"),
-    ("a,b,y\n1,2001-02-03,3\n2,2001-02-04,4\n", "column 'b' holds dates such as '2001-02-0"),
+    ("a,b,y\n1,2001-02-03,3.5\n2,2001-02-04,4.25\n", "column 'b' holds dates such as '2001-02-0"),
 ])
 def test_csv_faults_through_the_command(capsys, tmp_path, text, message):
     path = tmp_path / "bad.csv"

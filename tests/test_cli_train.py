@@ -188,16 +188,23 @@ def test_resume_without_a_run_folder(capsys, tmp_path):
 
 
 # ---------------------------------------------------------------------- the default run
+#: The recipe before the defaults study (issue 14): 64-64 units, He weights, lr 0.01, no L2 penalty, a hold-out.
+PREVIOUS_RECIPE = ["--layers", "64,64", "--init", "he_normal", "--lr", "0.01", "--alpha", "0", "--val-size", "0.1"]
+
+
 @pytest.mark.slow
-def test_default_train_meets_the_article_target(capsys, tmp_path):
+@pytest.mark.parametrize("recipe, mae, case_error", [([], 0.1, 0.25), (PREVIOUS_RECIPE, 0.05, 0.1)])
+def test_train_meets_the_article_target(capsys, tmp_path, recipe, mae, case_error):
+    """The default recipe (tuned on twelve tabular sets, with L2 alpha 0.1) fits the article's arithmetic to a
+    test MAE under 0.1 (0.067-0.091 at seed 0); the previous one, tuned on arithmetic, under 0.05."""
     start = time.perf_counter()
-    code, stdout, _ = run(capsys, "train", "--out", tmp_path / "r", "--json")
+    code, stdout, _ = run(capsys, "train", "--out", tmp_path / "r", "--json", *recipe)
     seconds = time.perf_counter() - start
     assert code == 0
     metrics = json.loads(stdout)["metrics"]
-    assert max(metrics["test_mae"].values()) <= 0.05, metrics["test_mae"]
+    assert max(metrics["test_mae"].values()) <= mae, metrics["test_mae"]
     for case in metrics["article_cases"][:3]:
-        assert np.max(np.abs(np.subtract(case["prediction"], case["truth"]))) <= 0.1, case
+        assert np.max(np.abs(np.subtract(case["prediction"], case["truth"]))) <= case_error, case
     assert metrics["article_cases"][3]["outside_training_range"]
     assert seconds < 60
 
