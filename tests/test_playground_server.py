@@ -222,6 +222,16 @@ def test_a_csv_upload_trains_on_the_file_and_a_bad_one_keeps_the_previous_data(c
     assert after["target_names"] == ["rooms"]  # still the good file
 
 
+def test_the_command_line_says_what_it_cannot_repeat(client):
+    sid = new(client, data="circles", classes="3", noise="0.3", act="relu", init="default", n="100")["id"]
+    command = client.get(f"/api/sessions/{sid}/export").json()["command"]
+    assert "--init he_normal" in command
+    for note in ("# the page's initialisation (He for the ReLU layers, Glorot for the output) has no --init",
+                 "# the page used noise 0.3 (ninestep train's circles: 0.1)",
+                 "# the page used 3 classes (ninestep train's: 2)"):
+        assert note + "; the Python script is the exact run" in command
+
+
 def test_the_command_line_quotes_a_csv_column_for_the_shell(client):
     sid = new(client, **{**SMALL, "layers": ""})["id"]
     text = "x 1,x2,sale price\n" + "".join(f"{i},{i % 3},{2 * i}\n" for i in range(20))
@@ -290,6 +300,7 @@ def test_the_python_script_rebuilds_the_page_weights_bit_for_bit(client, setting
     dict(preset="article", n="300", epochs="15"),
     dict(data="moons", n="300", layers="5,3", act="relu", opt="nesterov", lr="0.05", batch="20", epochs="15",
          schedule="cosine", alpha="0.001", init="he_uniform"),
+    dict(data="sine", n="300", layers="6", act="tanh", init="default", opt="momentum", epochs="15"),
 ])
 def test_the_command_line_trains_the_same_model(client, tmp_path, settings):
     cli = pytest.importorskip("ninestep.cli")
@@ -385,7 +396,7 @@ def test_the_output_map_and_a_unit_thumbnail_are_the_network_on_the_grid():
 
 def test_a_relu_unit_that_is_off_on_every_training_row_is_marked_dead():
     from ninestep.playground import views
-    session = _session(**{**SMALL, "act": "relu", "layers": "4,3"})
+    session = _session(**{**SMALL, "act": "relu", "layers": "4,3", "init": "he_normal"})
     frame = views.frame(session)
     assert frame["dead"] == [0, 0]
     layer = session.run.net.layers[0]

@@ -78,20 +78,24 @@ def command_line(session) -> str:
         source = ["--data", s.data, "--n-samples", str(s.n)]
     args = ["ninestep", "train", *source, "--test-size", f"{round(1 - s.train, 6):g}", "--val-size", "0",
             "--layers", ",".join(map(str, s.layers)), "--activation", s.act]
-    if s.init != "default":
-        args += ["--init", s.init]
+    # --init names one initialiser for every layer. Network's per-layer default (He for ReLU layers,
+    # Glorot for the rest) is Glorot uniform throughout when no layer is ReLU; with ReLU layers the
+    # nearest is He normal, and a comment says so.
+    per_layer = s.init == "default" and s.act in ("relu", "leaky_relu") and bool(s.layers)
+    args += ["--init", s.init if s.init != "default" else "he_normal" if per_layer else "glorot_uniform"]
     if s.bias != "zeros":
         args += ["--bias-init", s.bias]
     args += [*_optimizer_flags(s), "--lr", f"{s.lr:g}", "--batch-size", str(s.batch_size or 0),
              "--alpha", f"{s.alpha:g}", "--epochs", str(s.epochs), "--schedule", s.schedule, "--seed", str(s.seed)]
-    line = shlex.join(args)  # a CSV column may hold spaces or quotes
+    notes = ["the page's initialisation (He for the ReLU layers, Glorot for the output) has no --init"] \
+        if per_layer else []
     if s.data != "csv":
         _, noise, classes = DATASETS[s.data]
-        differs = ([f"noise {s.noise:g} (ninestep train's {s.data}: {noise:g})"] if s.noise != noise else []) + \
-            ([f"{s.classes} classes (ninestep train's: {classes})"] if classes and s.classes != classes else [])
-        if differs:
-            line += "\n# the page used " + " and ".join(differs) + "; the Python script is the exact run"
-    return line
+        notes += [f"the page used noise {s.noise:g} (ninestep train's {s.data}: {noise:g})"] if s.noise != noise else []
+        notes += [f"the page used {s.classes} classes (ninestep train's: {classes})"] \
+            if classes and s.classes != classes else []
+    # shlex.join: a CSV column may hold spaces or quotes
+    return shlex.join(args) + "".join(f"\n# {note}; the Python script is the exact run" for note in notes)
 
 
 def python_script(session) -> str:

@@ -55,7 +55,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Settings:
-    """One run. ``batch`` 0 means the full batch; ``init`` "default" is ninestep's per-layer choice."""
+    """One run. ``batch`` 0 means the full batch; ``init`` "default" is Network's per-layer choice."""
 
     data: str = "spirals"
     n: int = 500
@@ -64,7 +64,7 @@ class Settings:
     train: float = 0.7
     layers: tuple[int, ...] = (8, 8)
     act: str = "tanh"
-    init: str = "default"
+    init: str = "glorot_uniform"  # ninestep train's default; "default" is Network's He-for-ReLU choice per layer
     bias: str = "zeros"
     opt: str = "adam"
     lr: float = 0.03
