@@ -290,3 +290,28 @@ def test_a_generator_for_the_batch_order_advances_as_a_lone_fit_would():
     Ensemble([2, 3, 1], seed=[0, 1]).fit(X, y, epochs=4, batch_size=8, seed=mine, tol=1e9)
     ns.Network([2, 3, 1], seed=0).fit(X, y, epochs=4, batch_size=8, seed=alone, tol=1e9)
     assert mine.integers(1 << 30) == alone.integers(1 << 30)
+
+
+@pytest.mark.parametrize("hidden, output, loss", CASES[:3])
+@pytest.mark.parametrize("batch_size", [None, 16])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sample_weights_as_network_fit(hidden, output, loss, batch_size, dtype):
+    sizes = [2, 6, 3 if loss == "cross_entropy" else 1]
+    X, y, Xv, yv = data(loss, n=70, n_out=sizes[-1], seed=7)
+    w = np.random.default_rng(1).choice([0.0, 0.5, 1.0, 3.0], size=len(X))   # zeros leave rows out
+    options = dict(activation=hidden, output_activation=output, dtype=dtype)
+    alphas = [0.0, 0.3]
+    fit_kwargs = dict(loss=loss, epochs=8, batch_size=batch_size, seed=2, validation_data=(Xv, yv), tol=1e9)
+    ens = Ensemble(sizes, seed=[5, 6], **options)
+    result = ens.fit(X, y, optimizer=optimisers("adam")[:2], alpha=alphas, sample_weight=w, **fit_kwargs)
+    nets, histories = lone_fits([5, 6], sizes, options, X, y, {**fit_kwargs, "sample_weight": w},
+                                optimisers("adam")[:2], alphas)
+    for k, (net, history) in enumerate(zip(nets, histories)):
+        assert close(ens.params[k], net.params, dtype) < RTOL[dtype], f"member {k}"
+        assert close(result[k].loss, history.loss, dtype) < RTOL[dtype] * 10
+        assert close(result[k].val_loss, history.val_loss, dtype) < RTOL[dtype] * 10
+    unweighted = Ensemble(sizes, seed=[5, 6], **options)
+    unweighted.fit(X, y, optimizer=optimisers("adam")[:2], alpha=alphas, **fit_kwargs)
+    assert close(unweighted.params, ens.params, np.float64) > 1e-3            # the weights did something
+    with pytest.raises(ValueError, match=r"sample_weight\[0\] = -1.0 is negative"):
+        ens.fit(X, y, loss=loss, sample_weight=np.r_[-1.0, w[1:]])

@@ -9,6 +9,10 @@ the single network's (see :mod:`ninestep.network`), with a member index
     A^l_k = sigma_l(Z^l_k)
     dZ^L_k = dL/dZ^L_k                             (from the loss; a mean over the batch)
     [dW^l_k; db^l_k] = [A^{l-1}_k, 1]^T dZ^l_k     (+ (alpha_k / n) W^l_k for L2)
+
+With sample weights w the mean over the batch becomes the weighted mean
+(each sample's w_i / sum(w) in place of 1/n) and the L2 term's n becomes
+sum(w), as for a lone network (see :mod:`ninestep.losses`).
     dA^{l-1}_k = dZ^l_k (W^l_k)^T,   dZ^{l-1}_k = dA^{l-1}_k (.) sigma'(Z^{l-1}_k)
 
 Why it is fast - the tricks, each with its reason
@@ -158,14 +162,17 @@ class Stack:
         with np.errstate(over="ignore", invalid="ignore"):
             return self.forward_into(work).transpose(0, 2, 1).copy()
 
-    def loss_and_grad(self, work: _Scratch, loss: str, alpha: float | np.ndarray) -> np.ndarray:
+    def loss_and_grad(self, work: _Scratch, loss: str, alpha: float | np.ndarray,
+                      w: np.ndarray | None = None) -> np.ndarray:
         """Back-propagation for the batch in ``work`` (XT, YT); fills ``self.grad``, returns the K losses.
 
-        ``alpha``: the L2 strength, a float or a (K, 1) column.
+        ``alpha``: the L2 strength, a float or a (K, 1) column. ``w``: the
+        batch's sample weights (n,), or None for the plain mean.
         """
-        n = work.XT.shape[1]
+        n = work.XT.shape[1] if w is None else float(w.sum())   # the L2 term's n: rows, or their weights' sum
         A_out = self.forward_into(work)
-        value, dZ = LOSSES[loss](work.ZT[-1], A_out, work.YT, self.activations[-1], work.dZT[-1])
+        value, dZ = LOSSES[loss](work.ZT[-1], A_out, work.YT, self.activations[-1], work.dZT[-1],
+                                 None if w is None else w / n)
         alpha3 = alpha if isinstance(alpha, float) else alpha.reshape(-1, 1, 1)
         for l in range(len(self.activations) - 1, -1, -1):
             # [dW^l; db^l] = [A^{l-1}, 1]^T dZ^l, here (K, N_{l-1}+1, n) @ (K, n, N_l): the last
@@ -191,28 +198,43 @@ class Stack:
 # ---------------------------------------------------------------------- losses, per member
 # Each returns (values (K,), dZ^L (K, N_L, n)) for Z, A (K, N_L, n) and Y^T (N_L, n), shared by all
 # members; the same formulas as ninestep.losses, with one sum per member instead of one in all.
-def _mse(Z, A, YT, sigma, out):
+# ``weights``: None for the plain mean over the batch, or each sample's w_i / sum(w) (a row (n,),
+# broadcast along the samples axis), which takes the place of 1/n in the value and the gradient.
+def _mse(Z, A, YT, sigma, out, weights=None):
     R = np.subtract(A, YT, out=out)                     # the residual A - Y, shared by value and gradient
-    n = Z.shape[2]
-    value = 0.5 * np.einsum("kij,kij->k", R, R) / n     # L = (1/n) sum_i 1/2 ||A_i - Y_i||^2
-    R *= 1.0 / n                                        # dL/dA = (A - Y) / n
+    if weights is None:
+        n = Z.shape[2]
+        value = 0.5 * np.einsum("kij,kij->k", R, R) / n  # L = (1/n) sum_i 1/2 ||A_i - Y_i||^2
+        R *= 1.0 / n                                     # dL/dA = (A - Y) / n
+    else:
+        value = 0.5 * np.einsum("kij,kij,j->k", R, R, weights)
+        R *= weights
     return value, sigma.backward(Z, A, R, out=R)        # dZ = dL/dA (.) sigma'(Z)
 
 
-def _cross_entropy(Z, A, YT, sigma, out):
-    n = Z.shape[2]
-    value = -np.einsum("ij,kij->k", YT, log_softmax(Z)) / n   # log_softmax over axis 1: the units
-    dZ = np.subtract(A, YT, out=out)                          # softmax + cross-entropy: dZ = (A - Y) / n
-    dZ /= n
+def _cross_entropy(Z, A, YT, sigma, out, weights=None):
+    log_p = log_softmax(Z)                              # over axis 1: the units
+    dZ = np.subtract(A, YT, out=out)                    # softmax + cross-entropy: dZ = (A - Y) / n
+    if weights is None:
+        n = Z.shape[2]
+        value = -np.einsum("ij,kij->k", YT, log_p) / n
+        dZ /= n
+    else:
+        value = -np.einsum("ij,kij,j->k", YT, log_p, weights)
+        dZ *= weights
     return value, dZ
 
 
-def _binary_cross_entropy(Z, A, YT, sigma, out):
-    n = Z.shape[2]
+def _binary_cross_entropy(Z, A, YT, sigma, out, weights=None):
     softplus = np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))   # log(1 + e^z), without overflow
-    value = (softplus.sum(axis=(1, 2)) - np.einsum("ij,kij->k", YT, Z)) / n
     dZ = np.subtract(A, YT, out=out)                          # sigmoid + BCE: dZ = (A - Y) / n
-    dZ /= n
+    if weights is None:
+        n = Z.shape[2]
+        value = (softplus.sum(axis=(1, 2)) - np.einsum("ij,kij->k", YT, Z)) / n
+        dZ /= n
+    else:
+        value = np.einsum("kij,j->k", softplus, weights) - np.einsum("ij,kij,j->k", YT, Z, weights)
+        dZ *= weights
     return value, dZ
 
 

@@ -75,8 +75,8 @@ def _opt_row(opt, row: int) -> dict:
     return {"velocity": None if opt.velocity is None else opt.velocity[row].copy()}
 
 
-def train(stack: Stack, opt: StackedSGD | StackedAdam, X: np.ndarray, Y: np.ndarray, settings: Settings,
-          rng: np.random.Generator, members: Sequence[int]) -> dict[int, Outcome]:
+def train(stack: Stack, opt: StackedSGD | StackedAdam, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None,
+          settings: Settings, rng: np.random.Generator, members: Sequence[int]) -> dict[int, Outcome]:
     """Train one chunk of members (ids ``members``, rows of ``stack``) as ``ninestep.training.fit`` would each.
 
     Every member sees the same batches: one ``rng.permutation(n)`` per epoch
@@ -85,9 +85,12 @@ def train(stack: Stack, opt: StackedSGD | StackedAdam, X: np.ndarray, Y: np.ndar
     start of that epoch (weights and optimiser state), as a lone network's
     DivergenceError leaves it, and stops; the others go on. Under early
     stopping each member stops on its own patience and keeps its own best
-    weights. Stopped members leave the arrays. Returns ``{member id: Outcome}``.
+    weights. Stopped members leave the arrays. ``w``: the rows' sample
+    weights, or None. Returns ``{member id: Outcome}``.
     """
     n = X.shape[0]
+    n_total = n if w is None else float(w.sum())   # what the epoch's loss is the mean over
+    w_buf = None if w is None else np.empty(settings.batch_size)
     XT, YT = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)   # samples contiguous, as the stack
     batches = [slice(s, min(s + settings.batch_size, n)) for s in range(0, n, settings.batch_size)]
     full_batch = len(batches) == 1
@@ -131,14 +134,17 @@ def train(stack: Stack, opt: StackedSGD | StackedAdam, X: np.ndarray, Y: np.ndar
             for s in batches:
                 size = s.stop - s.start
                 work = stack._scratch(size)
+                wb = None if w is None else w[s]
                 if order is not None:
                     # Gather the batch's columns straight into the step's arrays: no copy of the data set.
                     XT.take(order[s], axis=1, out=work.XT[:-1], mode="clip")
                     YT.take(order[s], axis=1, out=work.YT, mode="clip")
+                    if w is not None:
+                        wb = w.take(order[s], out=w_buf[:size], mode="clip")
                 elif not (full_batch and loaded):
                     work.XT[:-1], work.YT[...] = XT[:, s], YT[:, s]
                     loaded = True
-                values = stack.loss_and_grad(work, settings.loss, alpha)
+                values = stack.loss_and_grad(work, settings.loss, alpha, wb)
                 if first_step:  # before any update a non-finite loss is the data's fault, not the lr's
                     broken = ~(np.isfinite(values) & np.isfinite(stack.grad).all(axis=1))
                     if broken.any():
@@ -148,7 +154,7 @@ def train(stack: Stack, opt: StackedSGD | StackedAdam, X: np.ndarray, Y: np.ndar
                     first_step = False
                 bad |= ~np.isfinite(values)
                 opt.step(stack.params, stack.grad, lr)
-                total += values * size
+                total += values * (size if wb is None else float(wb.sum()))
             bad |= ~np.isfinite(stack.params).all(axis=1)
             reason: dict[int, str] = {}
             if bad.any():
@@ -157,7 +163,7 @@ def train(stack: Stack, opt: StackedSGD | StackedAdam, X: np.ndarray, Y: np.ndar
                                        f"lr={lr_values[i]:g}: its loss or weights became NaN or infinite; its weights "
                                        "and optimiser state went back to the start of that epoch. Try a smaller "
                                        "learning rate.")
-            for i, (j, value) in enumerate(zip(rows, (total / n).tolist())):
+            for i, (j, value) in enumerate(zip(rows, (total / n_total).tolist())):
                 if not bad[i]:
                     histories[j].loss.append(value)
                     histories[j].lr.append(float(lr_values[i]))
@@ -208,9 +214,10 @@ def train(stack: Stack, opt: StackedSGD | StackedAdam, X: np.ndarray, Y: np.ndar
 
 def train_members(params: np.ndarray, layer_sizes: Sequence[int], activations: Sequence, optimizers: list,
                   X: np.ndarray, Y: np.ndarray, settings: Settings, rng: np.random.Generator,
-                  n_threads: int | None = None) -> list[Outcome]:
+                  n_threads: int | None = None, w: np.ndarray | None = None) -> list[Outcome]:
     """Train the K members whose parameters are the rows of ``params``; member k with ``optimizers[k]``.
 
+    ``w``: one sample weight per row of ``X``, or None.
     ``params`` is left as it is (each member's final parameters are in its
     Outcome). The members are split into chunks for the cache and trained
     on threads (:func:`plan_chunks`); each chunk draws the batch order from
@@ -227,7 +234,7 @@ def train_members(params: np.ndarray, layer_sizes: Sequence[int], activations: S
         rows = params[ids].copy()
         stack = Stack(rows, layer_sizes, activations)
         opt = stacked_optimizer([optimizers[i] for i in ids], rows)
-        return train(stack, opt, X, Y, settings, copy.deepcopy(rng), list(ids))
+        return train(stack, opt, X, Y, w, settings, copy.deepcopy(rng), list(ids))
 
     outcomes: dict[int, Outcome] = {}
     parts = np.array_split(np.arange(K), chunks)

@@ -35,7 +35,8 @@ import numpy as np
 
 from ._stacked import LOSSES, Stack
 from ._stacked_train import Settings, load_state, train_members
-from ._validation import as_generator, check_array, check_int, check_nonnegative, check_positive, overflow_error
+from ._validation import (as_generator, check_array, check_int, check_nonnegative, check_positive,
+                          check_sample_weight, overflow_error)
 from .activations import get_activation
 from .archive import ArchiveError, read_archive, write_archive
 from .callbacks import cosine_schedule
@@ -221,7 +222,8 @@ class Ensemble:
             batch_size: int | None = None, shuffle: bool = True, validation_data=None, seed=None, *,
             alpha: float | Sequence[float] = 0.0, patience: int | None = None, min_delta: float = 0.0,
             lr_schedule: str | Callable[[int, float], float] | None = None, tol: float = 1e-4,
-            n_threads: int | None = None, callback: Callable[[int, int], Any] | None = None) -> EnsembleHistory:
+            n_threads: int | None = None, callback: Callable[[int, int], Any] | None = None,
+            sample_weight: Any = None) -> EnsembleHistory:
         """Train every member on ``(X, y)``; member k as ``Network.fit`` with its own optimiser and alpha.
 
         Parameters are those of :func:`ninestep.training.fit`, and:
@@ -244,6 +246,10 @@ class Ensemble:
             call has enough work to release the GIL for long, else 1.
         callback : callable(epoch, n_members_trained), optional
             Called after each epoch of each chunk (under a lock), e.g. for a progress bar.
+        sample_weight : array of shape (n_samples,), optional
+            One weight >= 0 per row, as for ``Network.fit``: each batch's
+            loss is the weighted mean and the L2 term's ``n`` the sum of the
+            batch's weights. The same weights for every member.
 
         Returns
         -------
@@ -265,6 +271,7 @@ class Ensemble:
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match.")
         n = X.shape[0]
+        w = None if sample_weight is None else check_sample_weight(sample_weight, n)
         batch_size = n if batch_size is None else min(check_int(batch_size, "batch_size"), n)
         validation = None
         if validation_data is not None:
@@ -288,7 +295,7 @@ class Ensemble:
                                      min_delta=min_delta, lr_schedule=schedule, callback=callback,
                                      validation=validation)
         outcomes = train_members(self.params, self.layer_sizes, self.activations, optimizers, X, Y, settings, rng,
-                                 n_threads)
+                                 n_threads, w)
 
         result = EnsembleHistory()
         for k, o in enumerate(outcomes):
