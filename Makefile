@@ -2,7 +2,7 @@
 #   make demo     - `ninestep train`: the nine steps on the built-in data (sets up .venv first)
 #   make test     - the whole test-suite, reference libraries included
 #   make example  - examples/nine_steps.py: the article's set-up beside a good one, through the API
-#   make playground - the live web page that trains the real network (http://127.0.0.1:8000)
+#   make playground - the live web page that trains the real network (http://127.0.0.1:8765)
 # Afterwards the command is .venv/bin/ninestep (or `source .venv/bin/activate`, then `ninestep`).
 PYTHON ?= python3
 VENV   ?= .venv

@@ -182,3 +182,14 @@ def test_the_command_line_shows_the_explosion_warning_as_one_line(tmp_path, monk
     assert code == 0
     lines = [line for line in err.splitlines() if "exploded" in line]
     assert len(lines) == 1 and lines[0].startswith("warning: The training loss exploded in epoch 1")
+
+
+def test_a_trained_networks_noise_near_zero_is_not_an_explosion():
+    # fit called again on a trained network starts from a tiny loss; a rise from 1e-8 to 1e-5 is noise.
+    X, y = _data()
+    net = ns.Network([2, 16, 2], seed=0)
+    net.fit(X, y, optimizer=ns.Adam(0.01), epochs=200, batch_size=16, seed=0, lr_schedule="cosine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ns.LossExplosionWarning)
+        for epoch in range(5):
+            net.fit(X, y, optimizer=ns.Adam(0.05), epochs=1, batch_size=16, seed=epoch, tol=1e9)

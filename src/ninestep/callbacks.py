@@ -168,11 +168,13 @@ class DivergenceGuard(Callback):
     happened yet.
 
     The explosion warning: a batch loss above ``explode_factor`` (default
-    1,000) times the first batch's loss - finite, but the optimiser is
-    climbing, not descending - gets one :class:`LossExplosionWarning` at the
-    end of that epoch, naming the epoch and both figures and advising to
+    1,000) times the first batch's loss, and above 1 - finite, but the
+    optimiser is climbing, not descending - gets one
+    :class:`LossExplosionWarning` at the end of that epoch, naming the epoch and both figures and advising to
     standardise the inputs or lower the learning rate. (A run that goes on
-    to diverge within the same epoch gets the DivergenceError alone.)
+    to diverge within the same epoch gets the DivergenceError alone. The
+    floor of 1 keeps a trained network's noise near zero - 1e-8 rising to
+    1e-5 when ``fit`` is called again - from counting as an explosion.)
     """
 
     def __init__(self, explode_factor: float = 1e3):
@@ -206,7 +208,8 @@ class DivergenceGuard(Callback):
         if math.isfinite(loss) and not (first and not np.isfinite(trainer.grad).all()):
             if first:
                 self._first_loss = loss
-            elif self._explosion is None and not self._warned and loss > self.explode_factor * max(self._first_loss, 1e-300):
+            elif (self._explosion is None and not self._warned and loss > 1.0
+                  and loss > self.explode_factor * max(self._first_loss, 1e-300)):
                 self._explosion = loss  # said at the end of the epoch, unless the run diverges before
             return
         restored = self._restore()
