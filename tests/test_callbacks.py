@@ -175,7 +175,7 @@ def test_the_command_line_shows_the_explosion_warning_as_one_line(tmp_path, monk
     # passes the warning on, as one line, and still finishes its run.
     from ninestep import callbacks, cli
 
-    monkeypatch.setattr(callbacks.DivergenceGuard.__init__, "__defaults__", (1e-300,))
+    monkeypatch.setattr(callbacks.DivergenceGuard.__init__, "__defaults__", (1e-300, 0.0))
     code = cli.main(["train", "--data", "sine", "--n-samples", "200", "--epochs", "3", "--out", str(tmp_path / "run"),
                      "--quiet"])
     err = capsys.readouterr().err

@@ -43,7 +43,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._validation import check_positive, overflow_error
+from ._validation import check_nonnegative, check_positive, overflow_error
 from .optimizers import Optimizer
 
 __all__ = ["Callback", "History", "DivergenceGuard", "DivergenceError", "LossExplosionWarning",
@@ -168,7 +168,8 @@ class DivergenceGuard(Callback):
     happened yet.
 
     The explosion warning: a batch loss above ``explode_factor`` (default
-    1,000) times the first batch's loss, and above 1 - finite, but the
+    1,000) times the first batch's loss, and above ``explode_floor``
+    (default 1) - finite, but the
     optimiser is climbing, not descending - gets one
     :class:`LossExplosionWarning` at the end of that epoch, naming the epoch and both figures and advising to
     standardise the inputs or lower the learning rate. (A run that goes on
@@ -177,8 +178,9 @@ class DivergenceGuard(Callback):
     1e-5 when ``fit`` is called again - from counting as an explosion.)
     """
 
-    def __init__(self, explode_factor: float = 1e3):
+    def __init__(self, explode_factor: float = 1e3, explode_floor: float = 1.0):
         self.explode_factor = check_positive(explode_factor, "explode_factor")
+        self.explode_floor = check_nonnegative(explode_floor, "explode_floor")
 
     def on_train_begin(self, logs=None):
         self._weights = np.empty_like(self.trainer.net.params)
@@ -208,7 +210,7 @@ class DivergenceGuard(Callback):
         if math.isfinite(loss) and not (first and not np.isfinite(trainer.grad).all()):
             if first:
                 self._first_loss = loss
-            elif (self._explosion is None and not self._warned and loss > 1.0
+            elif (self._explosion is None and not self._warned and loss > self.explode_floor
                   and loss > self.explode_factor * max(self._first_loss, 1e-300)):
                 self._explosion = loss  # said at the end of the epoch, unless the run diverges before
             return
