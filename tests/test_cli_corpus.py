@@ -177,12 +177,7 @@ CORPUS = [
      {"resume": (1, "--layers")}),
 ]
 #: Refusals the library still owes, and what it does today. Their cases are strict expected failures.
-NOT_YET = {
-    "float16-weights.npz": "loaded: the arrays are cast to the description's float64",
-    "dtype-contradicts.npz": "loaded: the float64 arrays are rounded to the description's float32",
-    "target-names-contradict.npz": "loaded; predict then fails with an IndexError",
-    "task-contradicts.npz": "loaded, a linear output with task 'classification' and no classes",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def _argv(command, path, world):

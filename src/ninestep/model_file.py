@@ -195,6 +195,15 @@ def load_model(path: str | os.PathLike) -> SavedModel:
     task, info = meta.get("task"), meta.get("info") or {}
     if task is not None and task not in ("regression", "classification"):
         raise _fail(path, f"has an invalid 'task' entry {task!r:.40}.")
+    if task == "classification" and (classes is None or net.output_activation not in ("softmax", "sigmoid")):
+        raise _fail(path, f"is inconsistent: its task is 'classification' but it has "
+                          f"{'no class names' if classes is None else 'a ' + repr(net.output_activation) + ' output'}.")
+    if task == "regression" and classes is not None:
+        raise _fail(path, "is inconsistent: its task is 'regression' but it lists class names.")
+    # A regressor names each output; a classifier names its one target column (its outputs are the classes).
+    n_targets = net.n_outputs if classes is None else 1
+    if meta.get("target_names") is not None and meta.get("preprocessor") is None:
+        _names(path, meta, "target_names", n_targets)
     if not isinstance(info, dict):
         raise _fail(path, "has an invalid 'info' entry (expected a JSON object).")
     return SavedModel(net=net, x_scaler=_scaler(path, arrays, "x", net.n_inputs),

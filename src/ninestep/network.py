@@ -466,8 +466,9 @@ class Network:
                 if arrays[key].shape != shape:
                     raise ValueError(f"inconsistent: array {key!r} has shape {arrays[key].shape}, but layer_sizes "
                                      f"{sizes} needs {shape}")
-                if arrays[key].dtype.kind != "f":
-                    raise ValueError(f"array {key!r} has dtype {arrays[key].dtype}; weights are floats")
+                if arrays[key].dtype != np.dtype(meta["dtype"]):  # never cast: a cast would change the weights
+                    raise ValueError(f"array {key!r} has dtype {arrays[key].dtype}, but the description says "
+                                     f"{meta['dtype']}")
         net = cls(sizes, activation=activations[0], output_activation=activations[-1], seed=0,
                   dtype=np.dtype(meta["dtype"]))
         for i, (layer, name) in enumerate(zip(net.layers, activations)):
