@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import __version__, article
 from ..data import arithmetic_targets, train_test_split
+from .._validation import release_pages
 from ..datasets import Dataset, column_stats, load_data, standardise_to_file
 from ..metrics import accuracy, confusion_matrix, mae, mse, r2
 from ..network import Network
@@ -178,7 +179,11 @@ def prepare(cfg: dict, out: Out) -> Prepared:
                 numbers[:8], pre.scaler_.mean_, pre.scaler_.scale_)])
                 + (f"\n... and {len(numbers) - 8} more" if len(numbers) > 8 else ""))
     elif data.mapped:
-        parts = [np.sort(fit), None if val is None else np.sort(val), np.sort(test)]
+        # Sorted in place (no copies: a row index is 8 bytes a row), so that each part is read in file order.
+        parts = [fit, val, test]
+        for rows in parts:
+            if rows is not None:
+                rows.sort()
         y_fit, y_val, y_test = (None if p is None else data.y[p] for p in parts)
         y_scaler = StandardScaler().fit(y_fit) if not strat else None
         stats = column_stats(data.X, parts[0])
@@ -225,16 +230,21 @@ def prepare(cfg: dict, out: Out) -> Prepared:
 EVAL_ROWS = 65536
 
 
+def _row_blocks(X: np.ndarray):
+    """``X`` in blocks of EVAL_ROWS rows; a memory-mapped file's pages go back to the OS after each block."""
+    for i in range(0, len(X), EVAL_ROWS):
+        yield X[i:i + EVAL_ROWS], slice(i, i + EVAL_ROWS)
+        release_pages(X)
+
+
 def outputs(net: Network, X: np.ndarray) -> np.ndarray:
     """``net.forward(X)`` block by block (one block for data in memory of up to EVAL_ROWS rows)."""
-    return np.concatenate([net.forward(X[i:i + EVAL_ROWS]) for i in range(0, max(len(X), 1), EVAL_ROWS)])
+    return np.concatenate([net.forward(block) for block, _ in _row_blocks(X)])
 
 
 def mean_loss(net: Network, X: np.ndarray, T: np.ndarray, loss: str) -> float:
     """``net.evaluate(X, T, loss)`` (a mean over rows), block by block."""
-    total = sum(net.evaluate(X[i:i + EVAL_ROWS], T[i:i + EVAL_ROWS], loss=loss) * len(X[i:i + EVAL_ROWS])
-                for i in range(0, len(X), EVAL_ROWS))
-    return total / len(X)
+    return sum(net.evaluate(block, T[rows], loss=loss) * len(block) for block, rows in _row_blocks(X)) / len(X)
 
 
 def metrics(p: Prepared, net: Network) -> dict:

@@ -235,10 +235,15 @@ def run_training(cfg: dict, out_dir: Path, out: Out, progress: bool, resume: boo
     cfg = {**cfg, "epochs": epochs, "patience": patience}
     _check_alpha(p, cfg["alpha"], batch)
     digest = None if cfg["data"] in DATASETS or not os.path.isfile(cfg["data"]) else file_sha256(cfg["data"])
-    if resume and cfg.get("data_sha256") not in (None, digest):
-        raise ValueError(f"the data file {cfg['data']} changed since this run started; resuming would not "
-                         "give the same model. Start a new run instead.")
+    target_digest = file_sha256(cfg["target_npy"]) if cfg.get("target_npy") else None
+    changed = (cfg.get("data_sha256") not in (None, digest)
+               or cfg.get("target_sha256") not in (None, target_digest))
+    if resume and changed:
+        raise ValueError(f"the data file {cfg['data']} (or its --target-npy) changed since this run started; resuming "
+                         "would not give the same model. Start a new run instead.")
     cfg["data_sha256"] = digest
+    if target_digest is not None:
+        cfg["target_sha256"] = target_digest
 
     with RunLock(out_dir):
         modes: dict[str, int] = {}
