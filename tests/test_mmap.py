@@ -57,3 +57,17 @@ def test_nan_in_a_large_mapped_file_is_found_block_by_block(tmp_path, monkeypatc
     np.save(tmp_path / "X.npy", X)
     with pytest.raises(ValueError, match="row 1777, column 2"):
         ns.Network([4, 3, 1], seed=0).fit(np.load(tmp_path / "X.npy", mmap_mode="r"), np.ones(2000), epochs=1)
+
+
+def test_a_checkpointed_run_on_a_mapped_file_resumes_bit_for_bit(mapped, tmp_path):
+    # The checkpoint's checksum of the data reads a mapped file block by block: the same value as in memory.
+    from ninestep.checkpoint import run_fingerprint
+    Xm, ym, X, y = mapped
+    assert run_fingerprint((Xm, ym), "mse", 64, True, 0.0, None) == run_fingerprint((X, y), "mse", 64, True, 0.0, None)
+    full = ns.Network([5, 8, 1], seed=0)
+    full.fit(Xm, ym, epochs=4, batch_size=64, seed=1, tol=1e9)
+    part = ns.Network([5, 8, 1], seed=0)
+    part.fit(Xm, ym, epochs=2, batch_size=64, seed=1, tol=1e9, checkpoint=tmp_path / "ck.npz")
+    resumed = ns.Network([5, 8, 1], seed=3)
+    resumed.fit(Xm, ym, epochs=4, batch_size=64, seed=1, tol=1e9, resume_from=tmp_path / "ck.npz")
+    assert resumed.params.tobytes() == full.params.tobytes()
