@@ -2,12 +2,15 @@
 
 Commands::
 
-    ninestep train      [--data NAME|FILE.csv --target COL ...]  the nine steps, printed; saves a model
-    ninestep reproduce  [--epochs N]   the article's exact set-up beside the default one, with a diagnosis
+    ninestep train      [--data NAME|FILE.csv|X.npy --target COL ...]  the nine steps, printed; saves a model
+    ninestep reproduce  [--epochs N | --full]   the article's notebook run, exactly, with a diagnosis
     ninestep predict    --model FILE (--data FILE.csv | --input 30,70)
     ninestep evaluate   --model FILE --data FILE.csv [--target COL]
     ninestep summary    --model FILE
     ninestep gradcheck  [--layers 5,4 --activation tanh --loss mse]   back-propagation vs central differences
+    ninestep sweep      --data NAME --layers 8,8 16,16 --lr 0.01 0.03 --seeds 4   a grid x seeds, as ensembles
+    ninestep export     --model FILE --format onnx --out model.onnx
+    ninestep playground [--port N] [--host H] [--no-browser]   the live page that trains the network
 
 Exit codes: 0 success, 2 usage error (a bad option), 1 any other error
 (bad data, missing file, divergence), 130 interrupted with Ctrl-C (the last
