@@ -45,7 +45,7 @@ def register(sub, common) -> None:
     r.add_argument("--epochs", type=integer, default=100_000,
                    help="epochs of the article's run (default 100,000: its first printed loss, 0.3502)")
     r.add_argument("--full", action="store_true",
-                   help="the notebook's 1,000,000 epochs, compared figure by figure (about 4 minutes here)")
+                   help="the notebook's 1,000,000 epochs, compared figure by figure (5 minutes on 2 busy cores)")
     r.add_argument("--fix-epochs", type=integer, default=20_000,
                    help="epochs of each fix, compared with the article's run at that epoch (default 20,000; 0 skips)")
     r.add_argument("--default-epochs", type=integer,
