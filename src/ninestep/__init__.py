@@ -8,10 +8,12 @@ conveniences built on the core (``cli``, ``plotting``, ``sklearn``, ...).
 ``docs/architecture.md`` draws the layers.
 """
 
-from . import callbacks
+from . import article, callbacks, diagnostics
 from .activations import get_activation
 from .callbacks import Callback, DivergenceError, History, LossExplosionWarning
-from .data import make_arithmetic, make_moons, make_sine, make_spirals, train_test_split
+from .data import (make_arithmetic, make_circles, make_gauss, make_moons, make_sine, make_spirals, make_xor,
+                   train_test_split)
+from .diagnostics import DeadUnitTracker, dead_units
 from .ensemble import Ensemble
 from .gradcheck import check_gradients
 from .layers import Dense
@@ -36,7 +38,8 @@ def to_onnx(model, path=None, **options):
 
 
 __all__ = [
-    "make_arithmetic", "make_moons", "make_spirals", "make_sine", "train_test_split",
+    "make_arithmetic", "make_moons", "make_spirals", "make_sine", "make_circles", "make_xor", "make_gauss",
+    "train_test_split", "article", "diagnostics", "dead_units", "DeadUnitTracker",
     "StandardScaler", "TablePreprocessor", "read_table",
     "Dense", "Network", "count_params", "CapacityWarning",
     "get_activation", "get_loss",

@@ -133,9 +133,9 @@ class TrainingStep:
             if alpha:
                 dWb[:-1] += (alpha / n) * self.net.layers[l].W   # dW += (alpha / n) W
             if l > 0:
-                prev = layers[l - 1]
-                np.matmul(dZ, W_T, out=prev.dZ)        # dA_prev = dZ W^T, into the previous dZ buffer
-                dZ = prev.activation.backward(prev.Z, prev.A, prev.dZ, out=prev.dZ)
+                prev_activation, _, _, _, _, Z_prev, A_prev, dA_prev, _ = layers[l - 1]
+                np.matmul(dZ, W_T, out=dA_prev)        # dA_prev = dZ W^T, in the previous layer's dZ buffer
+                dZ = prev_activation.backward(Z_prev, A_prev, dA_prev, out=dA_prev)
         if alpha:
             value += self.net.l2_penalty(alpha, n)
         return value
@@ -208,17 +208,17 @@ class _AdamKernel:
 
     def __call__(self, params: np.ndarray, grad: np.ndarray) -> None:
         opt = self.opt
-        if opt.m is None or opt.m.shape != params.shape:
-            opt.m, opt.v = np.zeros_like(params), np.zeros_like(params)
+        m, v, buf = opt.m, opt.v, self._buf
+        if m is None or m.shape != params.shape:
+            m, v = opt.m, opt.v = np.zeros_like(params), np.zeros_like(params)
+        if buf is None or buf.dtype != params.dtype or buf.size > params.size:
+            # One chunk-sized scratch buffer, made once: it stays in the cache with the chunk.
+            buf = self._buf = np.empty(min(params.size, max(1, self.chunk_bytes // params.itemsize)), params.dtype)
         opt.t = t = opt.t + 1
         b1, b2 = opt.beta1, opt.beta2
         c = math.sqrt(1.0 - b2 ** t)
         lr_t, eps_t = float(opt.lr) * c / (1.0 - b1 ** t), opt.eps * c
-        size = min(params.size, max(1, self.chunk_bytes // params.itemsize))
-        buf = self._buf
-        if buf is None or buf.shape != (size,) or buf.dtype != params.dtype:
-            buf = self._buf = np.empty(size, dtype=params.dtype)
-        m, v = opt.m, opt.v
+        size = buf.size
         if size == params.size:
             _adam_passes(params, grad, m, v, buf, b1, b2, lr_t, eps_t)
         else:

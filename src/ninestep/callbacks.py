@@ -188,11 +188,21 @@ class DivergenceGuard(Callback):
         self._first_loss: float | None = None
         self._explosion: float | None = None
         self._warned = False
+        self._set_quiet_limit()
 
     def on_epoch_begin(self, epoch, logs=None):
         np.copyto(self._weights, self.trainer.net.params)
         self._opt_state = None  # drop the last epoch's copy before making the next
         self._opt_state = _optimizer_state(self.trainer.optimizer)
+
+    def _set_quiet_limit(self) -> None:
+        """The loss below which a step needs no look: under the explosion line, or any finite loss once said."""
+        if self._first_loss is None:
+            self._quiet_below = -math.inf  # the first step is always looked at
+        elif self._explosion is None and not self._warned:
+            self._quiet_below = max(self.explode_floor, self.explode_factor * max(self._first_loss, 1e-300))
+        else:
+            self._quiet_below = sys.float_info.max
 
     def _restore(self) -> str:
         self.trainer.net.params[...] = self._weights
@@ -202,7 +212,10 @@ class DivergenceGuard(Callback):
         return "The weights and the optimizer's state were"
 
     def on_batch_end(self, batch, logs=None):
-        loss, trainer = logs["loss"], self.trainer
+        loss = logs["loss"]
+        if loss <= self._quiet_below:  # finite and not exploding: one comparison per step (NaN compares False)
+            return
+        trainer = self.trainer
         first = self._first_loss is None
         # Only the loss is checked at every step: a gradient that is not finite makes the weights
         # inf or NaN, hence the next loss or the end-of-epoch check below. The first step is
@@ -210,9 +223,9 @@ class DivergenceGuard(Callback):
         if math.isfinite(loss) and not (first and not np.isfinite(trainer.grad).all()):
             if first:
                 self._first_loss = loss
-            elif (self._explosion is None and not self._warned and loss > self.explode_floor
-                  and loss > self.explode_factor * max(self._first_loss, 1e-300)):
+            elif self._explosion is None and not self._warned:
                 self._explosion = loss  # said at the end of the epoch, unless the run diverges before
+            self._set_quiet_limit()
             return
         restored = self._restore()
         if first:
@@ -246,6 +259,7 @@ class DivergenceGuard(Callback):
         if self._explosion is not None:
             loss, first = self._explosion, max(self._first_loss, 1e-300)
             self._explosion, self._warned = None, True
+            self._set_quiet_limit()
             warnings.warn(
                 f"The training loss exploded in epoch {epoch + 1}: {loss:.4g}, against {first:.4g} at the "
                 f"first step ({loss / first:.3g}x). Standardise the inputs (and regression targets) with "
@@ -260,6 +274,7 @@ class DivergenceGuard(Callback):
         if not (first is None or _is_number(first)) or not isinstance(warned, bool):
             raise ValueError(f"divergence guard state must hold a number and a bool, got {state!r:.80}")
         self._first_loss, self._warned = first, warned
+        self._set_quiet_limit()
 
 
 def _optimizer_state(optimizer) -> dict | None:

@@ -95,10 +95,12 @@ class Trainer:
         for i, s in enumerate(batch_slices(n, size)):
             if mapped and i % 256 == 255:  # a file larger than memory: hand back the pages read so far
                 release_pages(X)
-            m = s.stop - s.start
             rows = order[s]
-            yield (X.take(rows, axis=0, out=X_buf[:m], mode="clip"), Y.take(rows, axis=0, out=Y_buf[:m], mode="clip"),
-                   None if w is None else w.take(rows, out=w_buf[:m], mode="clip"))
+            if len(rows) < size:  # the shorter last batch; every other batch fills the buffers (no slicing)
+                X_buf, Y_buf = X_buf[:len(rows)], Y_buf[:len(rows)]
+                w_buf = None if w_buf is None else w_buf[:len(rows)]
+            yield (X.take(rows, axis=0, out=X_buf, mode="clip"), Y.take(rows, axis=0, out=Y_buf, mode="clip"),
+                   None if w is None else w.take(rows, out=w_buf, mode="clip"))
 
     def validation_loss(self) -> float:
         X_val, Y_val = self.validation

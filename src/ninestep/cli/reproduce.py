@@ -29,7 +29,7 @@ from ..diagnostics import DeadUnitTracker, linear_pieces
 from ..network import Network
 from ..optimizers import Adam
 from ..training import ConvergenceWarning
-from ._common import (DEFAULT_BATCH, DEFAULT_LAYERS, DEFAULT_LR, EXIT_OK, Out, UsageError, auto_epochs,
+from ._common import (DEFAULT_BATCH, EXIT_OK, TRAIN_ALPHA, TRAIN_INIT, TRAIN_LAYERS, TRAIN_LR, Out, UsageError, auto_epochs,
                       auto_patience, integer, number, print_json, text_table)
 
 OUTPUTS = ("a+b", "a-b", "|a-b|")
@@ -181,9 +181,9 @@ def _fixes(args, run_: article.Setup, at_fix: dict, fix_epochs: int, out: Out) -
     results[DEFAULT] = _default_recipe(args, run_)
     times[DEFAULT] = time.perf_counter() - start
     details[DEFAULT] = (
-        f"[2, {DEFAULT_LAYERS[0]}, {DEFAULT_LAYERS[1]}, 3], zero biases, Adam lr {DEFAULT_LR:g} with cosine decay, "
-        f"batches of {DEFAULT_BATCH}, early stopping on 10 % of the training rows "
-        f"({results[DEFAULT].epochs} epochs)")
+        f"[2, {', '.join(map(str, TRAIN_LAYERS))}, 3], {TRAIN_INIT} W, zero biases, Adam lr {TRAIN_LR:g} with "
+        f"cosine decay, batches of {DEFAULT_BATCH}, L2 alpha {TRAIN_ALPHA:g}, early stopping on 10 % of the "
+        f"training rows ({results[DEFAULT].epochs} epochs)")
     out(text_table(["", "MSE train", "article's loss", *[f"test MAE {o}" for o in OUTPUTS], "dead units", "time"],
                    [[name, f"{r.mse:.2e}", f"{r.loss:.4g}", *[f"{m:.3f}" for m in r.test_mae],
                      f"{r.dead.count} of {r.dead.total}", f"{times[name]:.1f} s" if name in times else ""]
@@ -197,14 +197,14 @@ def _fixes(args, run_: article.Setup, at_fix: dict, fix_epochs: int, out: Out) -
 def _default_recipe(args, run_: article.Setup) -> article.Result:
     """``ninestep train``'s default recipe on the notebook's data (its own network and seed)."""
     X_fit, X_val, y_fit, y_val = train_test_split(run_.X_train, run_.y_train, test_size=0.1, seed=args.seed)
-    net = Network([2, *DEFAULT_LAYERS, 3], seed=args.seed)
+    net = Network([2, *TRAIN_LAYERS, 3], init=TRAIN_INIT, seed=args.seed)
     epochs = args.default_epochs or auto_epochs(len(X_fit), DEFAULT_BATCH)
     with warnings.catch_warnings():
         # Its early stopping and cosine decay decide when to stop; the epochs run are reported.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        history = net.fit(X_fit, y_fit, optimizer=Adam(lr=DEFAULT_LR), epochs=epochs, batch_size=DEFAULT_BATCH,
+        history = net.fit(X_fit, y_fit, optimizer=Adam(lr=TRAIN_LR), epochs=epochs, batch_size=DEFAULT_BATCH,
                           seed=args.seed, validation_data=(X_val, y_val), patience=auto_patience(epochs),
-                          lr_schedule="cosine")
+                          lr_schedule="cosine", alpha=TRAIN_ALPHA)
     trained = article.Setup(**{**run_.__dict__, "net": net})
     return article.measure(trained, history.epochs)
 
