@@ -30,6 +30,7 @@ __all__ = [
     "overflow_error",
     "check_sample_weight",
     "release_pages",
+    "advise_random",
     "memory_map_of",
 ]
 
@@ -204,6 +205,16 @@ def memory_map_of(arr: Any) -> mmap.mmap | None:
             return mapping
         arr = getattr(arr, "base", None)
     return None
+
+
+def advise_random(arr: Any) -> None:
+    """Tell the OS that a memory-mapped array will be read in random order: no read-ahead (no-op otherwise)."""
+    mapping = memory_map_of(arr)
+    if mapping is not None and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        try:
+            mapping.madvise(mmap.MADV_RANDOM)
+        except (OSError, ValueError):
+            pass
 
 
 def release_pages(arr: Any) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ._fastpath import TrainingStep, fast_update
 from ._validation import (as_generator, check_bool, check_int, check_nonnegative, check_sample_weight,
-                          memory_map_of, release_pages)
+                          advise_random, memory_map_of, release_pages)
 from .callbacks import (Callback, DivergenceError, DivergenceGuard, EarlyStopping, History, LambdaCallback,
                         LearningRateSchedule, stacklevel_outside_ninestep)
 from .checkpoint import Checkpoint, read_checkpoint, run_fingerprint
@@ -92,8 +92,15 @@ class Trainer:
         # mode="clip" (a permutation is always in range) spares take its extra buffered copy.
         X_buf, Y_buf, w_buf = self._buffers
         mapped = memory_map_of(X) is not None
+        # A file larger than memory: hand back the pages read so far, often. Rows in a random order
+        # touch a new page each, and the OS maps 64 KiB around every page it reads in, so they are
+        # handed back every 8 batches (and read-ahead is turned off); blocks of consecutive rows
+        # touch few pages, every 256 batches will do.
+        release_every = 8 if self.shuffle is True else 256
+        if mapped and self.shuffle is True:
+            advise_random(X)
         for i, s in enumerate(batch_slices(n, size)):
-            if mapped and i % 256 == 255:  # a file larger than memory: hand back the pages read so far
+            if mapped and i % release_every == release_every - 1:
                 release_pages(X)
             rows = order[s]
             if len(rows) < size:  # the shorter last batch; every other batch fills the buffers (no slicing)
