@@ -1,6 +1,6 @@
 """K networks at once: one Ensemble fit against K sequential ninestep fits, in one run.
 
-Three cases (issue 13), each the same work both ways - the same seeds,
+Three cases, each the same work both ways - the same seeds,
 optimisers and batch order, so the Ensemble's members end equal to the
 sequential networks (checked here too, 1e-10 relative):
 

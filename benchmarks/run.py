@@ -1,6 +1,6 @@
 """ninestep against scikit-learn, PyTorch and the article's own algorithm, side by side, in one run.
 
-Five comparisons (issue 5), each timed in this one run so that only ratios
+Five comparisons, each timed in this one run so that only ratios
 are compared (absolute times drift between runs and machines):
 
 1. seed    the seed task: [2, 64, 64, 3] ReLU, Adam lr 1e-3, batch 64, float64,

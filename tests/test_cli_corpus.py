@@ -1,4 +1,4 @@
-"""Hostile inputs against every command that reads them (issue 16, item 8, the command line's part).
+"""Hostile inputs against every command that reads them.
 
 Each entry of ``CORPUS`` is a file or folder made in the test (binary ones are generated, not stored),
 the commands it is given to, and the expected outcome of each: the exit code and a piece of the one-line
@@ -8,7 +8,7 @@ whatever a successful command wrote holds no NaN. ``python tests/test_cli_corpus
 as Markdown; ``python tests/test_cli_corpus.py --update-doc`` writes it into docs/robustness.md, whose
 copy tests/test_robustness_doc.py holds equal to it.
 
-An entry in ``NOT_YET`` is a refusal the library still owes (issue 16, item 6): its expected outcome is
+An entry in ``NOT_YET`` is a refusal the library still owes: its expected outcome is
 the refusal, and its cases are strict expected failures, so that the day the library refuses it the test
 says to move it out of ``NOT_YET``. The table marks those rows.
 """

@@ -1,4 +1,4 @@
-"""What ninestep train promises about its output folder (docs/cli.md, issue 16): check first, touch second;
+"""What ninestep train promises about its output folder (docs/cli.md): check first, touch second;
 one run per folder; a failed run marked as such; atomic writes that never follow a link; strict JSON;
 the umask's permissions for new files and the old mode for replaced ones; checkpoints are not models."""
 

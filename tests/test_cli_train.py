@@ -188,7 +188,7 @@ def test_resume_without_a_run_folder(capsys, tmp_path):
 
 
 # ---------------------------------------------------------------------- the default run
-#: The recipe before the defaults study (issue 14): 64-64 units, He weights, lr 0.01, no L2 penalty, a hold-out.
+#: The recipe before the defaults study (benchmarks/defaults.py): 64-64 units, He weights, lr 0.01, no L2 penalty, a hold-out.
 PREVIOUS_RECIPE = ["--layers", "64,64", "--init", "he_normal", "--lr", "0.01", "--alpha", "0", "--val-size", "0.1"]
 
 

@@ -1,4 +1,4 @@
-"""TablePreprocessor and predict_table: text, gaps, yes/no, robust targets, storage (issue 14)."""
+"""TablePreprocessor and predict_table: text, gaps, yes/no, robust targets, storage."""
 
 import json
 import warnings

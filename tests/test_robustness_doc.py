@@ -1,4 +1,4 @@
-"""docs/robustness.md cannot drift from the tests it describes (issue 16, item 8).
+"""docs/robustness.md cannot drift from the tests it describes.
 
 Its corpus table is generated from tests/test_cli_corpus.py (the inputs and the outcome the test
 expects of every command), and every test it names as ``file::test`` must exist.

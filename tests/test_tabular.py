@@ -1,4 +1,4 @@
-"""CSV reading: every fault of issue 6 gives a clear error or is handled."""
+"""CSV reading: every fault a real table has gives a clear error or is handled."""
 
 import tracemalloc
 
@@ -196,7 +196,7 @@ def test_read_header(tmp_path):
         read_header(write(tmp_path, "", name="empty.csv"))
 
 
-# ---------------------------------------------------------------------- dialects (issue 14, item 5)
+# ---------------------------------------------------------------------- dialects
 import gzip  # noqa: E402
 
 from ninestep.tabular import RawTable, parse_number, read_header, read_table, sniff_delimiter, write_table  # noqa: E402
