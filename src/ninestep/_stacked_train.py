@@ -303,12 +303,10 @@ def load_state(opt: SGD | Adam, outcome: Outcome, settings: Settings) -> None:
 
 # ---------------------------------------------------------------------- chunks and threads
 #: Bytes of a chunk's working set (a step's batch arrays and the optimiser's vectors): members are
-#: stacked up to this, and the chunks are shared out among the threads. Measured on a quiet 2-core
-#: EPYC (1 MiB L2 per core, 32 MiB L3; python benchmarks/ensemble.py): with 1.5 MiB chunks the
-#: article's [2, 4, 4, 3] on 7,000 rows (2.3 MB a member) was one member per chunk and gained 1.16x
-#: over sequential fits, with 16 MiB (two chunks of four, one per core) 1.68x; the seed task's
-#: [2, 64, 64, 3] went from 1.89x to 2.31x and the playground's [2, 8, 8, 1] stayed at 17x. (On the
-#: same machine shared with ten busy processes, big chunks had measured slower: the L3 is shared.)
+#: stacked up to this, and the chunks are shared out among the threads. Large enough that each
+#: thread's NumPy calls carry several members' work (a chunk of one member per thread left the
+#: second core waiting on the GIL between calls), small enough to stay within a last-level cache;
+#: docs/ensembles.md has the measurements.
 CHUNK_BYTES = 16 * 2**20
 #: Per member, a step below this many numbers (batch rows x units) is mostly Python between
 #: NumPy calls, which holds the GIL: a second thread would only wait for it.

@@ -121,8 +121,8 @@ def _sum_of_squares(R: np.ndarray) -> float:
     product of the flat data (no copy in either order): half the time of
     ``einsum``, which sets up an iterator. A large one goes to ``einsum``:
     OpenBLAS runs a dot product of more than 10,000 numbers on several
-    threads, which made the article's whole training loop (7,000 x 3
-    residuals) 4x slower on a busy 2-core machine.
+    threads, whose start-up then costs more than the sum itself (the
+    article's full batch, 7,000 x 3 residuals, is such a case).
     """
     R = R if R.ndim == 2 else R.reshape(len(R), -1)
     if R.size <= 8192 and (R.flags.c_contiguous or R.flags.f_contiguous):
