@@ -158,7 +158,7 @@ def make_optimizer(cfg: dict) -> Optimizer:
     """The optimiser a run's settings name (``optimizer``, ``lr``, ``momentum``, ``nesterov``)."""
     if cfg["optimizer"] == "adam":
         return get_optimizer("adam", lr=cfg["lr"])
-    # "nesterov" is absent from the run.json of runs started before --nesterov existed.
+    # A run.json may lack "nesterov" (written without --nesterov): plain momentum then.
     return get_optimizer("sgd", lr=cfg["lr"], momentum=cfg["momentum"], nesterov=bool(cfg.get("nesterov")))
 
 

@@ -21,7 +21,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .. import training
 from ..layers import INITIALIZERS
 from ..network import Network
-from ..optimizers import SGD, Adam
+from ..optimizers import get_optimizer
 
 __all__ = ["_BaseMLP"]
 
@@ -151,11 +151,13 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"bias_init must be 'zeros' or 'same', got {self.bias_init!r}.")
 
     def _make_optimizer(self):
+        """scikit-learn's solver parameters, in ninestep's names."""
         if self.solver == "sgd":
             # Nesterov with zero momentum is plain SGD; ninestep.SGD refuses the combination.
-            return SGD(lr=self.learning_rate_init, momentum=self.momentum,
-                       nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
-        return Adam(lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon)
+            return get_optimizer("sgd", lr=self.learning_rate_init, momentum=self.momentum,
+                                 nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
+        return get_optimizer("adam", lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2,
+                             eps=self.epsilon)
 
     # ------------------------------------------------------------------ weights
     def _bind_weights(self) -> None:
