@@ -47,7 +47,7 @@ class StandardScaler:
 
     def fit(self, X: Any) -> "StandardScaler":
         """Learn ``mean_`` and ``scale_`` from X of shape (n_samples, n_features) (or (n_samples,))."""
-        X, self._was_1d = self._as_2d(X)
+        X, _ = self._as_2d(X)
         n = X.shape[0]
         with np.errstate(over="ignore", invalid="ignore"):
             mean, std = X.mean(axis=0), X.std(axis=0)
