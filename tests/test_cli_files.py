@@ -237,8 +237,9 @@ def test_new_files_get_the_umask_modes(capsys, tmp_path, umask_022):
     assert run(capsys, "train", *QUICK, "--out", out)[0] == 0
     assert run(capsys, "predict", "--model", out / "model.npz", "--input", "1", "--output", out / "p.csv")[0] == 0
     modes = {name: oct(mode) for name, (_, mode) in snapshot(out).items()}
-    assert modes == dict.fromkeys(["checkpoint.npz", "loss.png", "metrics.json", "model.npz", "p.csv", "run.json"],
-                                  oct(0o644))
+    # every file, the pictures that train draws by default included
+    assert {"checkpoint.npz", "loss.png", "metrics.json", "model.npz", "p.csv", "run.json", "weights.png"} <= set(modes)
+    assert modes == dict.fromkeys(modes, oct(0o644))
 
 
 def test_retraining_keeps_each_files_mode(capsys, keep, umask_022):

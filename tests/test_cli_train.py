@@ -247,5 +247,8 @@ def test_pictures_draw_the_run_and_a_new_run_removes_them(capsys, tmp_path):
     drawn = {"decision_boundary.png", "weights.png", "activations.png", "grad_norms.png"}
     assert drawn <= set(os.listdir(out)) and {os.path.basename(f) for f in files.values()} >= drawn
     assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in drawn)
-    assert run(capsys, "train", "--data", "moons", "--out", out, "--epochs", "3", "--quiet")[0] == 0
+    # pictures are drawn by default; a run without them still removes the previous run's
+    assert run(capsys, "train", "--data", "moons", "--out", out, "--epochs", "3", "--no-pictures", "--quiet")[0] == 0
     assert not drawn & set(os.listdir(out))  # the previous run's pictures went with its other results
+    assert run(capsys, "train", "--data", "moons", "--out", out, "--epochs", "3", "--quiet")[0] == 0
+    assert drawn <= set(os.listdir(out))

@@ -27,7 +27,7 @@ DEFAULTS = {
     "test_size": 0.3, "val_size": "auto", "layers": ",".join(map(str, TRAIN_LAYERS)), "activation": "relu",
     "init": TRAIN_INIT, "bias_init": "zeros", "optimizer": "adam", "lr": TRAIN_LR, "momentum": 0.0,
     "nesterov": False, "epochs": None, "batch_size": DEFAULT_BATCH, "alpha": TRAIN_ALPHA, "patience": None,
-    "schedule": "cosine", "shuffle": "full", "seed": 0, "dtype": "float64", "pictures": False, "out": DEFAULT_OUT,
+    "schedule": "cosine", "shuffle": "full", "seed": 0, "dtype": "float64", "pictures": None, "out": DEFAULT_OUT,
     "resume": None,
 }
 #: The options that only a table file takes (a built-in set or a .npy file refuses them).
@@ -138,7 +138,8 @@ def train_config(opts: dict) -> dict:
         "momentum": opts["momentum"], "nesterov": opts["nesterov"], "epochs": opts["epochs"],
         "batch_size": opts["batch_size"], "alpha": opts["alpha"], "patience": patience,
         "schedule": opts["schedule"], "shuffle": opts["shuffle"], "dtype": opts["dtype"],
-        "pictures": opts["pictures"],
+        # Pictures are drawn unless asked not to; a file larger than memory gets none (they need its rows).
+        "pictures": (not str(opts["data"]).lower().endswith(".npy")) if opts["pictures"] is None else opts["pictures"],
     }
     check(cfg)
     out = Path(opts["out"])

@@ -130,9 +130,10 @@ def register(sub, common) -> None:
     g.add_argument("--seed", type=integer, help="seed for data, split, weights and shuffling (default 0)")
     g.add_argument("--dtype", choices=["float64", "float32"], help="default float64")
     g = t.add_argument_group("files")
-    g.add_argument("--pictures", action="store_true",
-                   help="also draw the decision boundary or predictions, weights, activations (dead units) "
-                        "and gradient norms per layer into the folder (needs matplotlib)")
+    g.add_argument("--pictures", action=argparse.BooleanOptionalAction,
+                   help="draw the decision boundary or predictions, weights, activations (dead units) and "
+                        "gradient norms per layer beside loss.png (default: on, needs matplotlib; off for a "
+                        ".npy file)")
     g.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}); one run at a time (see docs/cli.md)")
     g.add_argument("--resume", metavar="DIR",
                    help="continue the interrupted run saved in DIR (its --out folder) with its saved settings; "
