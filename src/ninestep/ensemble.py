@@ -311,7 +311,8 @@ class Ensemble:
                 rng.permutation(n)
         for k, message in result.diverged.items():
             warnings.warn(message, DivergenceWarning, stacklevel=2)
-        _warn_if_still_improving(result, tol)
+        if lr_schedule != "cosine":  # as fit: the cosine schedule's last steps are small by design
+            _warn_if_still_improving(result, tol)
         return result
 
     # ------------------------------------------------------------------ files
