@@ -150,3 +150,15 @@ def test_real_ctrl_c_saves_the_model_and_exits_130(tmp_path):
     assert "saved" in err and "--resume" in err
     model = ninestep.load_model(out / "model.npz")
     assert np.isfinite(model.net.params).all()
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    # `ninestep gradcheck | head -1`: the reader goes away before the command writes; no error, no traceback.
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "ninestep", "gradcheck"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdout.close()  # nobody reads: the first write gets EPIPE
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == "", err

@@ -31,6 +31,8 @@ bar) and matplotlib (loss curve) when installed and works without them.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import traceback
 import warnings
@@ -86,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`ninestep summary ... | head`): nothing left to say
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_OK
     except UsageError as exc:
         if debug:
             traceback.print_exc()
