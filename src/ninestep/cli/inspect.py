@@ -182,25 +182,35 @@ def _evaluate_table(args, model, out: Out) -> int:
     if pre.task_ == "classification":
         classes = [str(c) for c in pre.classes_]
         pred = outputs.argmax(axis=1) if outputs.shape[1] > 1 else (outputs[:, 0] > 0.5).astype(int)
-        result["accuracy"] = accuracy(y, pred)
-        C, _ = confusion_matrix(y, pred, labels=np.arange(len(classes)))
-        result.update(confusion_matrix=C.tolist(), classes=pre.classes_)
-        out(f"{table.n_rows} rows; accuracy {result['accuracy']:.4f}")
-        out("confusion matrix (rows: true class, columns: predicted):")
-        out(text_table(["", *classes], [[c, *map(str, row)] for c, row in zip(classes, C.tolist())]))
+        _report_classes(y, pred, np.arange(len(classes)), pre.classes_, result, out)
     else:
-        Y = y.reshape(table.n_rows, -1)
-        P = pre.inverse_transform_target(outputs).reshape(table.n_rows, -1)
-        rows = []
-        for j, name in enumerate(pre.targets):
-            m = {"mse": mse(Y[:, j], P[:, j]), "mae": mae(Y[:, j], P[:, j]), "r2": r2(Y[:, j], P[:, j])}
-            result[name] = m
-            rows.append([name, m["mse"], m["mae"], m["r2"]])
-        out(f"{table.n_rows} rows; metrics in original units:")
-        out(text_table(["target", "MSE", "MAE", "R2"], rows))
+        _report_regression(y.reshape(table.n_rows, -1),
+                           pre.inverse_transform_target(outputs).reshape(table.n_rows, -1), pre.targets, result, out)
     if out.as_json:
         print_json(result)
     return EXIT_OK
+
+
+def _report_classes(y, pred, labels, classes: list, result: dict, out: Out) -> None:
+    """Accuracy and the confusion matrix of class labels ``y`` against ``pred`` (``labels`` in class order)."""
+    result["accuracy"] = accuracy(y, pred)
+    C, _ = confusion_matrix(y, pred, labels=labels)
+    result.update(confusion_matrix=C.tolist(), classes=classes)
+    out(f"{len(y)} rows; accuracy {result['accuracy']:.4f}")
+    out("confusion matrix (rows: true class, columns: predicted):")
+    names = [str(c) for c in classes]
+    out(text_table(["", *names], [[c, *map(str, row)] for c, row in zip(names, C.tolist())]))
+
+
+def _report_regression(Y: np.ndarray, P: np.ndarray, targets: list, result: dict, out: Out) -> None:
+    """MSE, MAE and R2 per target column, in original units."""
+    rows = []
+    for j, name in enumerate(targets):
+        m = {"mse": mse(Y[:, j], P[:, j]), "mae": mae(Y[:, j], P[:, j]), "r2": r2(Y[:, j], P[:, j])}
+        result[name] = m
+        rows.append([name, m["mse"], m["mae"], m["r2"]])
+    out(f"{len(Y)} rows; metrics in original units:")
+    out(text_table(["target", "MSE", "MAE", "R2"], rows))
 
 
 def evaluate(args, out: Out) -> int:
@@ -227,26 +237,13 @@ def evaluate(args, out: Out) -> int:
                              f"{', '.join(map(repr, unknown[:5]))}; the model knows {model.classes}.")
         y = np.asarray(y.tolist(), dtype=object)
         pred = np.asarray(pred.tolist(), dtype=object)
-        result["accuracy"] = accuracy(y, pred)
-        C, labels_ = confusion_matrix(y, pred, labels=np.asarray(model.classes, dtype=object))
-        result["confusion_matrix"] = C.tolist()
-        result["classes"] = model.classes
-        out(f"{table.n_rows} rows; accuracy {result['accuracy']:.4f}")
-        out("confusion matrix (rows: true class, columns: predicted):")
-        classes = [str(c) for c in model.classes]
-        out(text_table(["", *classes], [[c, *map(str, row)] for c, row in zip(classes, C.tolist())]))
+        _report_classes(y, pred, np.asarray(model.classes, dtype=object), model.classes, result, out)
     else:
         y = table.y.reshape(table.n_rows, -1)
         P = pred.reshape(table.n_rows, -1)
         if y.shape[1] != P.shape[1]:
             raise ValueError(f"{len(targets)} target column(s) given but the model predicts {P.shape[1]}.")
-        rows = []
-        for j, name in enumerate(targets):
-            m = {"mse": mse(y[:, j], P[:, j]), "mae": mae(y[:, j], P[:, j]), "r2": r2(y[:, j], P[:, j])}
-            result[name] = m
-            rows.append([name, m["mse"], m["mae"], m["r2"]])
-        out(f"{table.n_rows} rows; metrics in original units:")
-        out(text_table(["target", "MSE", "MAE", "R2"], rows))
+        _report_regression(y, P, targets, result, out)
     if out.as_json:
         print_json(result)
     return EXIT_OK
