@@ -193,3 +193,24 @@ def test_a_trained_networks_noise_near_zero_is_not_an_explosion():
         warnings.simplefilter("error", ns.LossExplosionWarning)
         for epoch in range(5):
             net.fit(X, y, optimizer=ns.Adam(0.05), epochs=1, batch_size=16, seed=epoch, tol=1e9)
+
+
+def test_the_divergence_message_names_the_rate_that_diverged():
+    # A schedule that raises the rate tenfold each epoch: the message must name the epoch's rate, not the
+    # rate the restore put back.
+    import re
+
+    X, y = _data()
+    with pytest.raises(ns.DivergenceError) as caught:
+        ns.Network([2, 8, 2], seed=0).fit(X, y, optimizer=ns.SGD(0.01), epochs=30, batch_size=16, seed=0,
+                                          lr_schedule=lambda e, lr0: lr0 * 10.0 ** e, tol=1e9)
+    epoch, lr = re.search(r"epoch (\d+): .* lr=([0-9.e+-]+)\.", str(caught.value)).groups()
+    assert float(lr) == pytest.approx(0.01 * 10.0 ** (int(epoch) - 1))  # epoch e (from 1) ran at lr0 10^(e-1)
+
+
+def test_the_returned_history_does_not_keep_the_data():
+    import pickle
+
+    X, y = _data(2000)
+    history = ns.Network([2, 8, 2], seed=0).fit(X, y, epochs=2, batch_size=64, tol=1e9)
+    assert history.trainer is None and len(pickle.dumps(history)) < 4000

@@ -305,3 +305,32 @@ def test_resume_in_float32_is_bit_identical(tmp_path):
     net3, opt3, resumed = run(init_seed=8, resume_from=tmp_path / "ck.npz")
     assert net3.params.dtype == np.float32 and opt3.m.dtype == np.float32
     assert np.array_equal(net3.params, net.params) and resumed.loss == history.loss
+
+
+def test_checkpoints_with_other_generators_and_optimiser_subclasses(tmp_path):
+    X, y, _ = _data()
+
+    class MyAdam(ns.Adam):
+        pass
+
+    path = tmp_path / "ck.npz"
+    first = ns.Network([2, 8, 2], output_activation="softmax", seed=0)
+    first.fit(X, y, loss="cross_entropy", optimizer=MyAdam(0.01), epochs=2, batch_size=16, tol=1e9,
+              seed=np.random.Generator(np.random.MT19937(3)), checkpoint=path)  # its state holds arrays
+    again = ns.Network([2, 8, 2], output_activation="softmax", seed=5)
+    again.fit(X, y, loss="cross_entropy", optimizer=MyAdam(0.01), epochs=3, batch_size=16, tol=1e9,
+              seed=np.random.Generator(np.random.MT19937(9)), resume_from=path)
+    whole = ns.Network([2, 8, 2], output_activation="softmax", seed=0)
+    whole.fit(X, y, loss="cross_entropy", optimizer=MyAdam(0.01), epochs=3, batch_size=16, tol=1e9,
+              seed=np.random.Generator(np.random.MT19937(3)))
+    assert again.params.tobytes() == whole.params.tobytes()
+
+    class StepOnly(ns.optimizers.Optimizer):
+        lr = 0.1
+
+        def step(self, params, grad):
+            params -= 0.1 * grad
+    with pytest.raises(TypeError, match="checkpoint= and resume_from= need an optimiser"):
+        ns.Network([2, 8, 2], output_activation="softmax", seed=0).fit(
+            X, y, loss="cross_entropy", optimizer=StepOnly(), epochs=1, checkpoint=tmp_path / "x.npz")
+    assert not (tmp_path / "x.npz").exists()

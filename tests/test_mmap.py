@@ -71,3 +71,13 @@ def test_a_checkpointed_run_on_a_mapped_file_resumes_bit_for_bit(mapped, tmp_pat
     resumed = ns.Network([5, 8, 1], seed=3)
     resumed.fit(Xm, ym, epochs=4, batch_size=64, seed=1, tol=1e9, resume_from=tmp_path / "ck.npz")
     assert resumed.params.tobytes() == full.params.tobytes()
+
+
+def test_a_copy_on_write_mapping_keeps_the_callers_changes(tmp_path):
+    # np.load(..., mmap_mode="c") keeps changes in memory only: handing its pages back would lose them.
+    np.save(tmp_path / "X.npy", np.zeros((3000, 5)))
+    Xc = np.load(tmp_path / "X.npy", mmap_mode="c")
+    Xc += 5.0  # e.g. standardised in place by the caller
+    assert memory_map_of(Xc) is None
+    ns.Network([5, 4, 1], seed=0).fit(Xc, np.ones(3000), epochs=1, batch_size=8, seed=0, tol=1e9)
+    assert (Xc == 5.0).all()

@@ -2,12 +2,13 @@
 
 :mod:`ninestep.network` and :mod:`ninestep.optimizers` are the maths as the
 article and the papers write it; this module computes the same numbers
-with fewer passes over memory and no allocation per step. A test
+with fewer passes over memory and reused arrays instead of fresh ones
+(the squared error and the optimisers allocate nothing per step). A test
 (``tests/test_fastpath.py``) holds the two equal to 1e-12 relative: the
 loss, every gradient, and the weights after 20 steps. Read those modules
 to learn the maths; read this one to see what made training fast, one
-reason per trick. The measurements behind each trick are in
-``benchmarks/`` and ``docs/architecture.md``.
+reason per trick. ``benchmarks/run.py`` measures the whole against
+scikit-learn, PyTorch and a hand-inlined NumPy loop.
 
 :class:`TrainingStep`
     one forward and backward pass, writing the gradient into a flat vector
@@ -23,7 +24,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .losses import Loss
+from .losses import Loss, weights_column
 from .optimizers import SGD, Adam, Optimizer
 
 __all__ = ["TrainingStep", "fast_update", "augmented_views"]
@@ -121,10 +122,7 @@ class TrainingStep:
                 A[...] = A_new
         activation, Wb, _, In, _, Z, A, dZ, _ = layers[-1]
         np.matmul(In, Wb, out=Z)
-        weights = None
-        if w is not None:  # the mean over the batch becomes a weighted mean, n the weights' sum
-            n = float(w.sum())
-            weights = (w / n)[:, None]
+        weights, n = weights_column(w, n, self.dtype)  # with weights: a weighted mean, n the weights' sum
         value, dZ = self.loss.value_and_dZ(Z, activation.forward(Z, out=A), Y, activation, out=dZ, weights=weights)
         alpha = self.alpha
         for l in range(len(layers) - 1, -1, -1):
@@ -199,7 +197,7 @@ class _AdamKernel:
     (large nets); a small net is one chunk and pays no slicing.
     """
 
-    #: Bytes per vector in a chunk: five vectors of 256 KiB stay in a 2 MiB L2 cache.
+    #: Bytes per vector in a chunk: the five vectors of a chunk together fit a core's L2 cache.
     chunk_bytes = 2**18
 
     def __init__(self, opt: Adam):
@@ -235,7 +233,7 @@ def _adam_passes(p, g, m, v, buf, b1, b2, lr_t, eps_t) -> None:
     np.multiply(g, 1.0 - b1, out=buf)   # m <- b1 m + (1 - b1) g
     m *= b1
     m += buf
-    np.square(g, out=buf)               # v <- b2 v + (1 - b2) g^2  (np.square: twice as fast as g * g)
+    np.square(g, out=buf)               # v <- b2 v + (1 - b2) g^2  (np.square: one loop, no multiply dispatch)
     buf *= 1.0 - b2
     v *= b2
     v += buf
@@ -252,9 +250,10 @@ def _flush_subnormal_moments(m: np.ndarray, v: np.ndarray, b1: float, b2: float)
     A unit that never fires (a dead ReLU) has a gradient of exactly 0, so
     its moments shrink by ``beta`` every step and in time enter the
     subnormal range, where the CPU takes ~100x longer per operation and
-    late training slows down. Values below ``tiny / beta^64`` are zeroed
-    every 64 steps; they are below 1e-35 (float32) or 1e-300 (float64), so
-    zeroing one changes an update by far less than the weights' round-off.
+    late training slows down. Values below ``tiny / beta^64`` (at most 1e-20,
+    for small betas) are zeroed every 64 steps; with the usual betas that is
+    below 1e-35 (float32) or 1e-300 (float64), and in every case zeroing one
+    changes an update by far less than the weights' round-off.
     """
     tiny = float(np.finfo(m.dtype).tiny)
     for moment, beta in ((m, b1), (v, b2)):

@@ -192,17 +192,17 @@ _BLOCK_BYTES = 64 << 20
 
 
 def memory_map_of(arr: Any) -> mmap.mmap | None:
-    """The ``mmap`` behind an array read with ``np.load(..., mmap_mode=...)`` (or a view of one), else None.
+    """The ``mmap`` behind an array read with ``np.load(..., mmap_mode="r")`` (or a view of one), else None.
 
     ``np.asarray`` turns a ``np.memmap`` into a plain ndarray view, so the
-    mapping is found through the chain of ``.base`` arrays.
+    mapping is found through the chain of ``.base`` arrays. Only a mapping
+    whose pages the file itself holds counts (modes ``"r"`` and ``"r+"``): a
+    copy-on-write one (``"c"``) keeps the caller's changes in memory only, and
+    handing its pages back would throw those changes away.
     """
     while arr is not None:
-        if isinstance(arr, mmap.mmap):
-            return arr
-        mapping = getattr(arr, "_mmap", None)
-        if mapping is not None:
-            return mapping
+        if isinstance(arr, np.memmap) and getattr(arr, "_mmap", None) is not None:
+            return arr._mmap if arr.mode in ("r", "r+", "readonly", "readwrite") else None
         arr = getattr(arr, "base", None)
     return None
 

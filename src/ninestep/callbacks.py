@@ -97,7 +97,8 @@ class History(Callback):
     loss : list of float
         Training loss per epoch (including the L2 penalty, which is what
         the optimiser minimises): the mean of the batch losses weighted by
-        batch size, each taken before its update.
+        batch size (by weight sum, with sample weights), each taken before
+        its update.
     val_loss : list of float
         Validation loss per epoch (data loss only); empty without validation data.
     lr : list of float
@@ -227,24 +228,26 @@ class DivergenceGuard(Callback):
                 self._explosion = loss  # said at the end of the epoch, unless the run diverges before
             self._set_quiet_limit()
             return
+        lr = trainer.optimizer.lr  # the rate in use: the restore below puts back the optimiser's state
         restored = self._restore()
         if first:
             raise overflow_error("the loss or its gradient before the first update",
                                  trainer.batch[0], trainer.batch[1])
         raise DivergenceError(
             f"Training diverged in epoch {trainer.epoch + 1}: the loss became {loss} "
-            f"with lr={trainer.optimizer.lr:g}. {restored} restored to the start of that epoch. "
+            f"with lr={lr:g}. {restored} restored to the start of that epoch. "
             "Try a smaller learning rate (e.g. 10x smaller), standardise the inputs and "
             "targets, or use Adam.")
 
     def on_epoch_end(self, epoch, logs=None):
         trainer = self.trainer
+        lr = trainer.optimizer.lr  # the rate in use: a restore puts back the optimiser's state
         if not (np.isfinite(trainer.net.params).all() and math.isfinite(logs["loss"])):
             # The epoch's last step overflowed the weights (a huge lr): no later batch of this
             # epoch would notice, and the next epoch's copy must be finite.
             restored = self._restore()
             raise DivergenceError(
-                f"Training diverged in epoch {epoch + 1}: an update with lr={trainer.optimizer.lr:g} made the "
+                f"Training diverged in epoch {epoch + 1}: an update with lr={lr:g} made the "
                 f"weights infinite or NaN. {restored} restored to the start of that epoch. "
                 "Try a smaller learning rate (e.g. 10x smaller).")
         val = logs.get("val_loss")
@@ -254,7 +257,7 @@ class DivergenceGuard(Callback):
             if not math.isfinite(trainer.validation_loss()):  # not finite before the epoch either
                 raise overflow_error("the validation loss", X_val, Y_val)
             raise DivergenceError(
-                f"The validation loss became {val} in epoch {epoch + 1} with lr={trainer.optimizer.lr:g}. "
+                f"The validation loss became {val} in epoch {epoch + 1} with lr={lr:g}. "
                 f"{restored} restored to the start of that epoch. Try a smaller learning rate.")
         if self._explosion is not None:
             loss, first = self._explosion, max(self._first_loss, 1e-300)
@@ -263,7 +266,7 @@ class DivergenceGuard(Callback):
             warnings.warn(
                 f"The training loss exploded in epoch {epoch + 1}: {loss:.4g}, against {first:.4g} at the "
                 f"first step ({loss / first:.3g}x). Standardise the inputs (and regression targets) with "
-                f"ninestep.StandardScaler, or lower the learning rate (lr={trainer.optimizer.lr:g}).",
+                f"ninestep.StandardScaler, or lower the learning rate (lr={lr:g}).",
                 LossExplosionWarning, stacklevel=stacklevel_outside_ninestep())
 
     def state_dict(self):

@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 
 from ._validation import memory_map_of, release_pages
-from .archive import ArchiveError, read_network_archive, write_archive
-from .callbacks import Callback, History
+from .archive import _fail, read_network_archive, write_archive
+from .callbacks import Callback, History, _is_count
 from .optimizers import Optimizer, get_optimizer
 
-__all__ = ["Checkpoint", "save_checkpoint", "read_checkpoint", "load_checkpoint", "run_fingerprint"]
+__all__ = ["Checkpoint", "save_checkpoint", "read_checkpoint", "load_checkpoint", "run_fingerprint",
+           "optimizer_name"]
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
@@ -61,6 +62,21 @@ def run_fingerprint(data: tuple, loss_name: str, batch_size: int, shuffle: bool,
             "data_crc32": crc(*data), "validation_crc32": None if validation is None else crc(*validation)}
 
 
+def _plain(value):
+    """A generator's state as JSON: MT19937, Philox and SFC64 keep arrays in it (NumPy takes lists back)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def optimizer_name(optimizer: Optimizer) -> str | None:
+    """The name a checkpoint knows an optimiser by (``"sgd"``, ``"adam"``), from its ``state_dict``."""
+    try:
+        return optimizer.state_dict().get("name")
+    except NotImplementedError:
+        return None
+
+
 def _callback_keys(callbacks: list[Callback]) -> list[str]:
     """A name per callback for the file: the class name, numbered when a class appears twice."""
     names = [type(cb).__name__ for cb in callbacks]
@@ -77,7 +93,7 @@ def save_checkpoint(path: str | os.PathLike, trainer, callbacks: list[Callback])
         if state:
             states[key] = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
             arrays.update({f"cb.{key}.{k}": v for k, v in state.items() if isinstance(v, np.ndarray)})
-    meta.update(kind="checkpoint", epoch=trainer.epoch + 1, rng_state=trainer.rng.bit_generator.state,
+    meta.update(kind="checkpoint", epoch=trainer.epoch + 1, rng_state=_plain(trainer.rng.bit_generator.state),
                 run=trainer.fingerprint, callbacks=states,
                 optimizer={k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)})
     arrays.update({f"opt.{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)})
@@ -127,14 +143,6 @@ class ResumeState:
             rng.bit_generator.state = self.meta["rng_state"]
 
 
-def _fail(path, why: str) -> ArchiveError:
-    return ArchiveError(f"{str(path)!r} {why}")
-
-
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def _optimizer_from(meta: dict, arrays: dict[str, np.ndarray], net) -> Optimizer:
     """A fresh optimiser built (and so validated) from the checkpoint's hyperparameters and state."""
     opt = dict(meta.get("optimizer") or {})
@@ -175,7 +183,7 @@ def read_checkpoint(path: str | os.PathLike, net, optimizer: Optimizer, fingerpr
 
     meta, arrays, saved_net = read_network_archive(path, "checkpoint", type(net), extra)
     here = {"layer_sizes": net.layer_sizes, "activations": [layer.activation.name for layer in net.layers],
-            "dtype": net.dtype.name, "optimizer": type(optimizer).__name__.lower()}
+            "dtype": net.dtype.name, "optimizer": optimizer_name(optimizer)}
     there = {"layer_sizes": saved_net.layer_sizes, "activations": [l.activation.name for l in saved_net.layers],
              "dtype": saved_net.dtype.name, "optimizer": (meta.get("optimizer") or {}).get("name")}
     run = meta.get("run")

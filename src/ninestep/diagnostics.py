@@ -154,7 +154,7 @@ class DeadUnitTracker(Callback):
         self.checks.append((epoch, dead))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        done = epoch + 1  # fit counts epochs from 0; after it, epoch + 1 steps were taken
+        done = epoch + 1  # fit counts epochs from 0; after it, epoch + 1 epochs have run
         if done % self.every == 0:
             self._check(done)
 

@@ -32,7 +32,8 @@ the relative error and counted in the report (``W_kinks``, ``b_kinks``).
 Every other entry still has to agree, so a real bug (a wrong derivative, a
 missing transpose) still shows.
 
-It costs two forward and backward passes per parameter, so use it on small
+It costs two evaluations of the loss and gradient, and of the ReLU pattern,
+per parameter, so use it on small
 networks and batches (a few hundred parameters, a few dozen rows). In
 float32 the difference quotient drowns in round-off (float32 keeps about 7
 digits; the two losses differ in their 7th), so a float32 network is

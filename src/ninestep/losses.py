@@ -43,7 +43,7 @@ from typing import Any
 from ._validation import check_array
 from .activations import Activation, log_softmax
 
-__all__ = ["Loss", "MSE", "CrossEntropy", "BinaryCrossEntropy", "LOSSES", "get_loss", "prepare_targets"]
+__all__ = ["Loss", "MSE", "CrossEntropy", "BinaryCrossEntropy", "LOSSES", "get_loss", "prepare_targets", "weights_column"]
 
 
 class Loss:
@@ -242,3 +242,15 @@ def prepare_targets(y: Any, loss: Loss, n_out: int, dtype: Any, name: str = "y")
                 f"to {float(y[i].sum()):.6g}; pass integer labels of shape (n_samples,) instead."
             )
     return np.asarray(y, dtype=dtype)
+
+
+def weights_column(w: np.ndarray | None, n: int, dtype) -> tuple[np.ndarray | None, float]:
+    """Sample weights as the losses take them, ``w_i / sum(w)`` in a column of ``dtype``, and their sum.
+
+    ``w=None`` gives ``(None, n)``: the plain mean over the ``n`` rows. The
+    column has the network's dtype, so that float32 training stays float32.
+    """
+    if w is None:
+        return None, n
+    total = float(w.sum())
+    return (w / total).astype(dtype, copy=False)[:, None], total

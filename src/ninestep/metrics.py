@@ -65,6 +65,12 @@ def r2(y_true: Any, y_pred: Any, multioutput: str = "uniform_average"):
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
     """Fraction of labels predicted exactly (labels may be numbers or strings)."""
+    t, p = _labels(y_true, y_pred, "accuracy of 0 samples is undefined.")
+    return float(np.mean(t == p))
+
+
+def _labels(y_true: Any, y_pred: Any, if_empty: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two 1-D label arrays of one length, or an error that says what to pass (probability rows included)."""
     t = np.asarray(y_true)
     p = np.asarray(y_pred)
     if t.ndim == 1 and p.ndim == 2 and p.shape[0] == t.shape[0]:
@@ -73,8 +79,8 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     if t.shape != p.shape or t.ndim != 1:
         raise ValueError(f"y_true and y_pred must be 1-D label arrays of the same length, got {t.shape} and {p.shape}.")
     if t.size == 0:
-        raise ValueError("accuracy of 0 samples is undefined.")
-    return float(np.mean(t == p))
+        raise ValueError(if_empty)
+    return t, p
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, labels: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -82,15 +88,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Any = None) -> tuple[np.n
 
     Returns ``(C, labels)``; labels default to the sorted union of both arrays.
     """
-    t = np.asarray(y_true)
-    p = np.asarray(y_pred)
-    if t.ndim == 1 and p.ndim == 2 and p.shape[0] == t.shape[0]:
-        raise ValueError(f"y_pred has shape {p.shape}: rows of probabilities (or one-hot rows), not labels. "
-                         "Pass class labels: net.predict_classes(X), or y_pred.argmax(axis=1).")
-    if t.shape != p.shape or t.ndim != 1:
-        raise ValueError(f"y_true and y_pred must be 1-D label arrays of the same length, got {t.shape} and {p.shape}.")
-    if t.size == 0:
-        raise ValueError("a confusion matrix of 0 samples is undefined; y_true and y_pred are empty.")
+    t, p = _labels(y_true, y_pred, "a confusion matrix of 0 samples is undefined; y_true and y_pred are empty.")
     labels = np.unique(np.concatenate([t, p])) if labels is None else np.asarray(labels)
     if len(set(labels.tolist())) != labels.size:
         raise ValueError(f"labels must not repeat, got {labels.tolist()!r}.")

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .archive import ArchiveError, read_description, read_network_archive, write_archive
+from .archive import ArchiveError, _fail, read_description, read_network_archive, write_archive
 from .network import Network
 from .preprocessing import TablePreprocessor
 from .scaling import StandardScaler
@@ -75,7 +75,7 @@ class SavedModel:
         if self.classes is None:
             raise ValueError("predict_proba needs a classifier; this model is a regression model "
                              "(use predict).")
-        out = self._outputs(X)
+        out = self._outputs(X)  # (not net.predict_proba: a model file may name the classes of a linear output)
         return np.column_stack([1 - out[:, 0], out[:, 0]]) if out.shape[1] == 1 else out
 
     def predict(self, X: Any) -> np.ndarray:
@@ -147,10 +147,6 @@ def save_model(path: str | os.PathLike, net: Network, *, x_scaler: StandardScale
 
 
 # ---------------------------------------------------------------------- reading
-def _fail(path, why: str) -> ModelFileError:
-    return ModelFileError(f"{str(path)!r} {why}")
-
-
 def _names(path, meta: dict, key: str, length: int | None) -> list | None:
     """A list of plain JSON scalars from the description (class, feature or target names), or None."""
     values = meta.get(key)

@@ -61,7 +61,7 @@ from ._validation import (as_generator, check_array, check_dtype, check_int, che
 from .activations import get_activation
 from .archive import write_archive
 from .layers import Dense
-from .losses import Loss, get_loss, prepare_targets
+from .losses import Loss, get_loss, prepare_targets, weights_column
 
 __all__ = ["Network", "count_params", "CapacityWarning"]
 
@@ -88,14 +88,6 @@ def _check_layer_sizes(layer_sizes: Any) -> list[int]:
             f"layer_sizes needs at least two entries (inputs and outputs), got {list(layer_sizes)!r}."
         )
     return [check_int(n, f"layer_sizes[{i}]") for i, n in enumerate(layer_sizes)]
-
-
-def _weights_column(sample_weight: Any, n: int) -> tuple[np.ndarray | None, float]:
-    """Sample weights as the losses take them, ``w_i / sum(w)`` in a column, and their sum (``n`` without)."""
-    if sample_weight is None:
-        return None, n
-    w = check_sample_weight(sample_weight, n)
-    return (w / w.sum())[:, None], float(w.sum())
 
 
 class Network:
@@ -339,7 +331,8 @@ class Network:
         loss = get_loss(loss)
         alpha = check_nonnegative(alpha, "alpha")
         X, Y = self._checked_targets(X, y, loss)
-        weights, n = _weights_column(sample_weight, X.shape[0])
+        w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+        weights, n = weights_column(w, X.shape[0], self.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # reported once, clearly, below
             Z, A = self._forward(X)
             value = loss.value(Z[-1], A[-1], Y, weights)
@@ -355,7 +348,8 @@ class Network:
         """The mean loss on ``(X, y)`` without the L2 penalty (what a test set reports); weighted with weights."""
         loss = get_loss(loss)
         X, Y = self._checked_targets(X, y, loss)
-        value = self._data_loss(X, Y, loss, _weights_column(sample_weight, X.shape[0])[0])
+        w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+        value = self._data_loss(X, Y, loss, weights_column(w, X.shape[0], self.dtype)[0])
         if not np.isfinite(value):
             raise overflow_error("the loss", X, Y)
         return value
@@ -476,8 +470,6 @@ class Network:
                 layer.activation = get_activation(name)
             layer.W[...] = arrays[f"W{i}"]
             layer.b[...] = arrays[f"b{i}"]
-        if not np.isfinite(net.params).all():  # finite float64 weights can overflow float32
-            raise ValueError("the weights are too large for the network's dtype")
         return net
 
     def save(self, path: str | Path) -> Path:

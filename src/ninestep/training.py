@@ -29,7 +29,7 @@ from ._validation import (as_generator, check_bool, check_int, check_nonnegative
                           advise_random, memory_map_of, release_pages)
 from .callbacks import (Callback, DivergenceError, DivergenceGuard, EarlyStopping, History, LambdaCallback,
                         LearningRateSchedule, stacklevel_outside_ninestep)
-from .checkpoint import Checkpoint, read_checkpoint, run_fingerprint
+from .checkpoint import Checkpoint, optimizer_name, read_checkpoint, run_fingerprint
 from .losses import get_loss
 from .optimizers import Adam, Optimizer
 
@@ -50,7 +50,8 @@ class Trainer:
 
     Attributes: ``net``, ``optimizer``, ``loss`` (a Loss), ``history``,
     ``epoch`` (from 0), ``epochs``, ``start_epoch`` (after a resume),
-    ``stop_training`` (set True to stop after this epoch), ``grad`` (the
+    ``stop_training`` (set True to stop after this epoch), ``X``, ``Y`` and
+    ``w`` (the checked data, targets and sample weights), ``grad`` (the
     last step's flat gradient, laid out like ``net.params``; see
     ``net.unflatten``), ``batch`` (the last step's ``(X, Y)``),
     ``validation`` (``(X_val, Y_val)`` or None), ``rng``, ``alpha``.
@@ -83,15 +84,17 @@ class Trainer:
         if size >= n:
             yield X, Y, w
             return
+        mapped = memory_map_of(X) is not None
         if not self.shuffle:
-            for s in batch_slices(n, size):
+            for i, s in enumerate(batch_slices(n, size)):
+                if mapped and i % 256 == 255:  # a file larger than memory: hand back the pages read so far
+                    release_pages(X)
                 yield X[s], Y[s], None if w is None else w[s]
             return
         order = self.rng.permutation(n) if self.shuffle is True else _block_order(self.rng, n, 64 * size)
         # Each batch is gathered into the same buffers (no copy of the shuffled data set);
         # mode="clip" (a permutation is always in range) spares take its extra buffered copy.
         X_buf, Y_buf, w_buf = self._buffers
-        mapped = memory_map_of(X) is not None
         # A file larger than memory: hand back the pages read so far, often. Rows in a random order
         # touch a new page each, and the OS maps 64 KiB around every page it reads in, so they are
         # handed back every 8 batches (and read-ahead is turned off); blocks of consecutive rows
@@ -219,6 +222,9 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
         optimizer = Adam(lr=1e-3)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be ninestep.SGD or ninestep.Adam, got {optimizer!r}.")
+    if (checkpoint is not None or resume_from is not None) and optimizer_name(optimizer) not in ("sgd", "adam"):
+        raise TypeError(f"checkpoint= and resume_from= need an optimiser whose state a checkpoint can hold "
+                        f"(ninestep.SGD or ninestep.Adam, or a subclass keeping their state_dict); got {optimizer!r}.")
     if loss_fn.name in ("cross_entropy", "binary_cross_entropy"):
         _check_two_classes(Y, loss_fn.name)
     if loss_fn.name == "cross_entropy":
@@ -250,8 +256,12 @@ def fit(net, X: Any, y: Any, loss="mse", optimizer: Optimizer | None = None, epo
         # A finished early-stopped run must not train any further.
         trainer.start_epoch = epochs if resumed.history.stopped_early else resumed.epoch
 
-    with _training(net):
-        _loop(trainer, everything, resumed, stateful)
+    try:
+        with _training(net):
+            _loop(trainer, everything, resumed, stateful)
+    finally:
+        for cb in own:  # the History returned must not keep the data, buffers and gradient alive
+            cb.trainer = None
     ran_out = not trainer.stop_training and history.epochs == epochs  # not stopped by a callback
     # With the cosine schedule the last epochs take ever smaller steps by design: a loss still
     # creeping down at the end is the schedule landing, not a call for more epochs.
@@ -315,7 +325,10 @@ def _loop(trainer: Trainer, callbacks: list[Callback], resumed, stateful: list[C
         if resumed is not None:
             resumed.load_callbacks(stateful)
             resumed.apply(net, optimizer, trainer.rng)
-        _epochs(trainer, callbacks, batch_callbacks, step, update)
+        # NumPy's overflow warnings are silenced: the divergence guard stops a run whose loss becomes
+        # NaN or infinite and says what to do, which says more than "overflow encountered in matmul".
+        with np.errstate(over="ignore", invalid="ignore"):
+            _epochs(trainer, callbacks, batch_callbacks, step, update)
         logs["failed"] = False
     finally:  # also when training stops with an error, so that a progress bar closes
         for cb in callbacks:
