@@ -195,6 +195,7 @@ def test_a_trained_networks_noise_near_zero_is_not_an_explosion():
             net.fit(X, y, optimizer=ns.Adam(0.05), epochs=1, batch_size=16, seed=epoch, tol=1e9)
 
 
+@pytest.mark.filterwarnings("ignore::ninestep.LossExplosionWarning")
 def test_the_divergence_message_names_the_rate_that_diverged():
     # A schedule that raises the rate tenfold each epoch: the message must name the epoch's rate, not the
     # rate the restore put back.

@@ -246,3 +246,15 @@ def test_a_sweep_holds_its_folder_as_train_does(cli, tmp_path, capsys):
     assert sorted(os.listdir(out)) == ["results.csv"]
     assert cli([*argv, "--quiet"]) == 0                                           # free again: it runs
     assert not (out / ".lock").exists() and (out / "best" / "model.npz").exists()
+
+
+@pytest.mark.parametrize("option, message", [(["--seed", "-1"], "--seed must be >= 0"),
+                                             (["--task", "regression"], "drop --task regression"),
+                                             (["--n-samples", "0"], "--n-samples must be >= 1"),
+                                             (["--target", "x"], "--target applies to table files")])
+def test_sweep_checks_the_options_it_shares_with_train_as_train_does(tmp_path, capsys, option, message):
+    from ninestep.cli import main
+
+    code = main(["sweep", "--data", "moons", "--layers", "8", "--seeds", "1", "--epochs", "2",
+                 "--out", str(tmp_path / "s"), "--quiet", *option])
+    assert code == 2 and message in capsys.readouterr().err and not (tmp_path / "s").exists()

@@ -50,6 +50,7 @@ from ..sweep import SweepData, SweepSettings, grid, group_configs, run_sweep
 from ._common import (DEFAULT_BATCH, EXIT_OK, TRAIN_ALPHA, TRAIN_INIT, TRAIN_LAYERS, TRAIN_LR, Out, UsageError,
                       auto_patience, fmt, integer, number, parse_layers, print_json, text_table)
 from ._files import RunLock, write_csv, write_json
+from ._settings import DEFAULTS, check
 from ._steps import prepare
 
 DEFAULT_OUT = os.path.join("runs", "sweep")
@@ -114,10 +115,20 @@ def _configs(args):
     if args.workers and args.scheduler:
         raise UsageError("give --workers (a local cluster) or --scheduler (an existing one), not both.")
     try:
-        return grid(layers=[parse_layers(spec) for spec in args.layers], activation=args.activation, lr=args.lr,
-                    batch_size=[b or None for b in args.batch_size], alpha=args.alpha, optimizer=args.optimizer)
+        configs = grid(layers=[parse_layers(spec) for spec in args.layers], activation=args.activation, lr=args.lr,
+                       batch_size=[b or None for b in args.batch_size], alpha=args.alpha, optimizer=args.optimizer)
     except ValueError as exc:
         raise UsageError(str(exc).replace("axis 'batch_size'", "--batch-size").replace("axis '", "--").replace("' lists", " lists")) from None
+    # The options that sweep shares with train are checked as train checks them: every value of the grid
+    # becomes one run's settings (usage errors name the option, exit code 2).
+    for config in configs:
+        check({**DEFAULTS, "data": args.data, "target": args.target, "features": args.features, "task": args.task,
+               "n_samples": args.n_samples, "seed": args.seed, "test_size": args.test_size, "val_size": args.val_size,
+               "layers": list(config.layers), "activation": config.activation, "optimizer": config.optimizer,
+               "lr": config.lr, "alpha": config.alpha, "batch_size": config.batch_size or 0,
+               "momentum": args.momentum, "schedule": args.schedule, "dtype": args.dtype, "init": args.init,
+               "epochs": args.epochs, "patience": "auto" if args.patience is None else args.patience})
+    return configs
 
 
 def _client(args):
