@@ -430,3 +430,10 @@ def test_sessions_trained_at_once_in_threads_give_the_same_bits_as_alone():
         t.join()
     for s in (*pair, shared):
         assert s.run.epoch == 30 and np.array_equal(s.run.net.params, alone.run.net.params)
+
+
+def test_a_huge_json_body_is_refused_without_reading_it_all():
+    client = TestClient(create_app())
+    body = b'{"x": "' + b"a" * (1 << 20) + b'"}'
+    r = client.post("/api/sessions", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "larger than" in r.json()["error"]

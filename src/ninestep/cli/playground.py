@@ -51,7 +51,8 @@ def run(args, out: Out) -> int:
     if not _is_loopback(args.host):
         print(f"warning: --host {args.host} lets other machines on the network open the playground and start "
               "training runs on this one; use it only on a network you trust.", file=sys.stderr, flush=True)
-    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{f'[{host}]' if ':' in host else host}:{args.port}/"  # an IPv6 address goes in brackets
     out(f"ninestep playground: {url}  (Ctrl-C stops it)")
     if not args.no_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()  # once uvicorn is listening

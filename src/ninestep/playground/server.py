@@ -29,6 +29,7 @@ POST /api/sessions/{id}/close           the page is closing (sent with navigator
 from __future__ import annotations
 
 import asyncio
+import json
 import contextlib
 import secrets
 import time
@@ -60,6 +61,10 @@ class _Error(Exception):
         self.status = status
 
 
+#: The largest JSON body a settings or tick request may have.
+MAX_JSON_BYTES = 64 * 1024
+
+
 def create_app(limits: Limits | None = None, allowed_hosts: list[str] | None = None) -> Starlette:
     """The ASGI app, with its own table of sessions bounded by ``limits``.
 
@@ -85,8 +90,15 @@ def create_app(limits: Limits | None = None, allowed_hosts: list[str] | None = N
         return session
 
     async def body_json(request: Request) -> dict:
+        # Settings and ticks are a few hundred bytes: a body is read up to a small bound, never whole.
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_JSON_BYTES:
+                raise _Error(f"the request body is larger than {MAX_JSON_BYTES:,} bytes; settings are a small "
+                             "JSON object.", 413)
         try:
-            body = await request.json()
+            body = json.loads(bytes(raw) or b"{}")
         except ValueError:
             raise _Error("the request body must be a JSON object.") from None
         if not isinstance(body, dict):
@@ -113,6 +125,8 @@ def create_app(limits: Limits | None = None, allowed_hosts: list[str] | None = N
         raw = await body_json(request)
         settings = parse_settings(raw, limits)
         session = await run_in_threadpool(Session, settings, limits)
+        if len(sessions) >= limits.max_sessions:  # others may have opened while this one was built
+            raise _Error(f"{len(sessions)} sessions are open, the limit of this server; close another tab.", 503)
         sid = secrets.token_urlsafe(12)
         sessions[sid] = session
         return JSONResponse({"id": sid, **await run_in_threadpool(both, session)})
