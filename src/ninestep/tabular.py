@@ -36,6 +36,7 @@ one, the line and column.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from array import array
@@ -48,6 +49,7 @@ import numpy as np
 # names are part of this module's API.
 from ._csvfile import (CSVError, _header, _missing, _reading, _records, _source, _Source, parse_columns,
                        parse_number, read_header, sniff_delimiter)
+from .archive import atomic_write_bytes
 
 __all__ = ["CSVError", "Table", "RawTable", "read_csv", "read_table", "read_header", "write_table",
            "sniff_delimiter", "parse_number", "infer_task", "parse_columns"]
@@ -202,16 +204,18 @@ def _read_parquet(path: str) -> RawTable:
 
 
 def write_table(table: RawTable, path_or_file) -> None:
-    """Write ``table`` as CSV in its own dialect (delimiter), header first; cells as they are."""
-    own = isinstance(path_or_file, (str, os.PathLike))
-    f = open(path_or_file, "w", newline="", encoding="utf-8") if own else path_or_file
-    try:
-        w = csv.writer(f, delimiter=table.delimiter, lineterminator="\n")
-        w.writerow(table.columns)
-        w.writerows(zip(*(table.cells[c] for c in table.columns)))
-    finally:
-        if own:
-            f.close()
+    """Write ``table`` as CSV in its own dialect (delimiter), header first; cells as they are.
+
+    A path is written atomically (a temporary file, then a rename), as every file ninestep writes.
+    """
+    text = io.StringIO()
+    w = csv.writer(text, delimiter=table.delimiter, lineterminator="\n")
+    w.writerow(table.columns)
+    w.writerows(zip(*(table.cells[c] for c in table.columns)))
+    if isinstance(path_or_file, (str, os.PathLike)):
+        atomic_write_bytes(path_or_file, text.getvalue().encode("utf-8"))
+    else:
+        path_or_file.write(text.getvalue())
 
 
 # ---------------------------------------------------------------------- read_csv (all numbers)
