@@ -9,18 +9,18 @@ the single network's (see :mod:`ninestep.network`), with a member index
     A^l_k = sigma_l(Z^l_k)
     dZ^L_k = dL/dZ^L_k                             (from the loss; a mean over the batch)
     [dW^l_k; db^l_k] = [A^{l-1}_k, 1]^T dZ^l_k     (+ (alpha_k / n) W^l_k for L2)
+    dA^{l-1}_k = dZ^l_k (W^l_k)^T,   dZ^{l-1}_k = dA^{l-1}_k (.) sigma'(Z^{l-1}_k)
 
 With sample weights w the mean over the batch becomes the weighted mean
 (each sample's w_i / sum(w) in place of 1/n) and the L2 term's n becomes
 sum(w), as for a lone network (see :mod:`ninestep.losses`).
-    dA^{l-1}_k = dZ^l_k (W^l_k)^T,   dZ^{l-1}_k = dA^{l-1}_k (.) sigma'(Z^{l-1}_k)
 
 Why it is fast - the tricks, each with its reason
 --------------------------------------------------
 * **One NumPy call serves K members.** ``np.matmul`` on a leading axis loops
   over the members in C, and an element-wise ufunc sees one array. A step of
-  a [2, 8, 8, 1] net on a batch of 10 costs about 90 us alone, almost all of
-  it the fixed cost of ~40 NumPy calls; stacked, K members share that cost.
+  a small net on a small batch is almost all the fixed cost of its ~40 NumPy
+  calls; stacked, K members share that cost.
 * **Samples contiguous.** Each batch-sized array is stored C-ordered as
   ``(K, N_l, n)``: member by member, one sample per *column* - the article's
   layout, and the order the single network's fast path keeps (``order="F"``

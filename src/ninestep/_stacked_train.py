@@ -8,10 +8,9 @@ schedule, early stopping and divergence handling - member by member.
 
 * **Members never mix.** Every number of member k depends on member k's
   arrays only, so its bits do not depend on K or on the other members. That
-  lets :func:`train_members` (a) split the stack into chunks of about a
-  core's L2 cache (a bigger stack spills to memory and every pass slows
-  down; the measurements are beside :data:`CHUNK_BYTES`), trained on
-  separate threads - NumPy releases the GIL inside its loops and in BLAS,
+  lets :func:`train_members` (a) split the stack into chunks of at most
+  :data:`CHUNK_BYTES` of working set, shared out among threads (the
+  measurements are in docs/ensembles.md) - NumPy releases the GIL inside its loops and in BLAS,
   so two cores work at once when each call has enough work - and (b) drop
   members that stopped (early stopping, divergence) from the arrays.
 * **The optimisers' state** moves in and out of the stack: each member

@@ -25,7 +25,8 @@ subparser, with ``run`` as the default ``args.run``) and ``run(args, out)``.
 A new command is a new module plus one entry in :data:`COMMANDS`.
 
 This package is a convenience on top of the core: it uses tqdm (progress
-bar) and matplotlib (loss curve) when installed and works without them.
+bar) and matplotlib (the loss curve and the pictures) when installed and
+works without them.
 """
 
 from __future__ import annotations

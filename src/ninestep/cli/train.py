@@ -23,8 +23,8 @@ memory-mapped: see docs/cli.md for how it is standardised without being
 loaded.
 
 Files in ``--out`` (default ``runs/latest``): ``model.npz`` (network,
-scalers, class names; read it with ``ninestep.load_model``), ``loss.png``,
-``metrics.json``, ``checkpoint.npz`` (the full training state, every epoch)
+scalers, class names; read it with ``ninestep.load_model``), ``loss.png``
+and the pictures that fit the task (``--no-pictures`` skips them), ``metrics.json``, ``checkpoint.npz`` (the full training state, every epoch)
 and ``run.json`` (the settings, the data source and the run's ``status``:
 running, interrupted, failed or finished), so that ``ninestep train
 --resume DIR`` continues an interrupted run and ends with the same bits as

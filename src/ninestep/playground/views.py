@@ -3,8 +3,8 @@
 The browser only paints: every number here comes from the real network
 through the same equations as step 6 (``Z = A W + b``, ``A = g(Z)``).
 Heat maps are small grids (50 x 50 for the output, 20 x 20 per hidden
-unit) quantised to one byte a cell and sent as base64, so a frame of a
-[2, 8, 8, 2] network is about 15 kB and takes about a millisecond to make.
+unit) quantised to one byte a cell and sent as base64, so that a frame
+stays small and quick to make.
 
 Functions
 ---------
