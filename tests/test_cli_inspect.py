@@ -96,3 +96,18 @@ def test_predict_probability_is_the_predicted_class_probability(capsys, tmp_path
     rows = json.loads(stdout)
     assert [r["colour_pred"] for r in rows] == [model.classes[k] for k in proba.argmax(axis=1)]
     np.testing.assert_allclose([[r[f"colour_proba_{c}"] for c in model.classes] for r in rows], proba, rtol=1e-7)
+
+
+def test_summary_describes_an_ensemble_file(tmp_path, capsys):
+    import numpy as np
+    import ninestep as ns
+    from ninestep.cli import main
+
+    X = np.random.default_rng(0).standard_normal((50, 2))
+    ens = ns.Ensemble([2, 4, 1], n_members=3, seed=0)
+    ens.fit(X, X.sum(axis=1), epochs=2, lr_schedule="cosine")
+    ens.save(tmp_path / "e.npz")
+    assert main(["summary", "--model", str(tmp_path / "e.npz")]) == 0
+    assert "ensemble of 3 networks" in capsys.readouterr().out
+    assert main(["predict", "--model", str(tmp_path / "e.npz"), "--input", "1,2"]) == 1
+    assert "holds an 'ensemble', not a model (read it with ninestep.load)" in capsys.readouterr().err

@@ -336,4 +336,5 @@ def _wrong_kind(path, found, kind: str) -> ArchiveError:
     if found == "model" and kind == "checkpoint":
         return _fail(path, "is a model file, not a training checkpoint; resume needs a file written by "
                            "fit(..., checkpoint=PATH).")
-    return _fail(path, f"holds a {found!r}, not a {kind}.")
+    return _fail(path, f"holds {'an' if str(found)[:1] in 'aeiou' else 'a'} {found!r}, not a {kind}"
+                       f"{' (read it with ninestep.load)' if found == 'ensemble' else ''}.")

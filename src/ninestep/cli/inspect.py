@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import count_params, load_model
+from .. import count_params, load, load_model
 from ..archive import atomic_write_bytes, read_description
 from ..metrics import accuracy, confusion_matrix, mae, mse, r2
 from ..preprocessing import predict_table
@@ -254,6 +254,8 @@ def summary(args, out: Out) -> int:
     kind = read_description(args.model).get("kind")
     if kind == "checkpoint":
         return _summary_checkpoint(args, out)
+    if kind == "ensemble":
+        return _summary_ensemble(args, out)
     model = load_model(args.model)
     net = model.net
     result = {"kind": "model", "layers": net.layer_sizes,
@@ -279,6 +281,21 @@ def summary(args, out: Out) -> int:
             out(f"  {line}")
     if model.info.get("metrics"):
         out("test metrics at training time: " + dumps(model.info["metrics"]))
+    if out.as_json:
+        print_json(result)
+    return EXIT_OK
+
+
+def _summary_ensemble(args, out: Out) -> int:
+    """An ensemble file: its members' shared shape, read (and so checked) as ninestep.load reads it."""
+    ens = load(args.model)
+    member = ens.member(0)
+    result = {"kind": "ensemble", "n_members": ens.n_members, "layers": ens.layer_sizes,
+              "activations": [layer.activation.name for layer in member.layers], "dtype": member.dtype.name,
+              "n_params": member.n_params}
+    out(f"{args.model}: ensemble of {ens.n_members} networks, {member.dtype.name}; each:")
+    out(member.summary())
+    out("Use it from Python (ninestep.load), or export it: ninestep export --model FILE --out model.onnx")
     if out.as_json:
         print_json(result)
     return EXIT_OK
