@@ -121,6 +121,17 @@ def _sine(n_samples: int | None, seed) -> Dataset:
     return Dataset(X, y, "regression", ["x"], ["y"], description="y = sin(x) + 0.1 N(0, 1), x in [-3, 3)")
 
 
+def seed_streams(seed: int) -> dict[str, np.random.SeedSequence]:
+    """Independent random streams for the data, the split, the initial weights and the shuffling.
+
+    One ``--seed`` of ``ninestep train`` feeds all four; the playground and
+    ``ninestep sweep`` draw from the same streams, so that their runs are
+    the command's runs.
+    """
+    data, split, init, fit = np.random.SeedSequence(seed).spawn(4)
+    return {"data": data, "split": split, "init": init, "fit": fit}
+
+
 def _plane(make, n_default: int, classes: list, description: str) -> Callable[[int | None, object], Dataset]:
     """A classification set of points in the plane (x1, x2), made by ``make(n_samples, seed=...)``."""
     def load(n_samples: int | None, seed) -> Dataset:

@@ -20,7 +20,7 @@ import numpy as np
 from .. import __version__, article
 from ..data import arithmetic_targets, train_test_split
 from .._validation import release_pages
-from ..datasets import Dataset, column_stats, load_data, standardise_to_file
+from ..datasets import Dataset, column_stats, load_data, seed_streams, standardise_to_file
 from ..metrics import accuracy, confusion_matrix, mae, mse, r2
 from ..network import Network
 from ..preprocessing import TablePreprocessor
@@ -90,12 +90,6 @@ class Prepared:
 SCRATCH_NAME = "standardised.tmp.npy"
 
 
-def _seeds(seed: int) -> dict[str, np.random.SeedSequence]:
-    """Independent random streams for each use of the one --seed."""
-    data, split, init, fit = np.random.SeedSequence(seed).spawn(4)
-    return {"data": data, "split": split, "init": init, "fit": fit}
-
-
 def _split(cfg: dict, data: Dataset, rng) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Row indices of the fit, validation (or None) and test parts; the hold-out follows --val-size
     ("auto": 10 % from MIN_VAL_ROWS training rows, none below, and none for a memory-mapped file)."""
@@ -124,7 +118,7 @@ def _split(cfg: dict, data: Dataset, rng) -> tuple[np.ndarray, np.ndarray | None
 
 def prepare(cfg: dict, out: Out) -> Prepared:
     """Steps 1-5 from a run configuration (printed through ``out``)."""
-    seeds = _seeds(cfg["seed"])
+    seeds = seed_streams(cfg["seed"])
     out(f"Step 1  Initialise: ninestep {__version__}, NumPy {np.__version__}; every random draw comes "
         f"from --seed {cfg['seed']}")
     data = load_data(cfg["data"], cfg.get("target"), cfg.get("features"), cfg.get("task"), cfg.get("n_samples"),

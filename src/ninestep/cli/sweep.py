@@ -41,10 +41,8 @@ import argparse
 import os
 from pathlib import Path
 
-import numpy as np
-
 from .. import save_model
-from ..datasets import is_builtin
+from ..datasets import is_builtin, seed_streams
 from ..layers import INITIALIZERS
 from ..sweep import SweepData, SweepSettings, grid, group_configs, run_sweep
 from ._common import (DEFAULT_BATCH, EXIT_OK, TRAIN_ALPHA, TRAIN_INIT, TRAIN_LAYERS, TRAIN_LR, Out, UsageError,
@@ -195,7 +193,7 @@ def run(args, out: Out) -> int:
     data = SweepData(p.s(p.X_fit), p.t(p.y_fit), p.s(p.X_val), p.t(p.y_val), p.data.task, p.net.n_outputs,
                      X_test=p.s(p.X_test), y_test=p.t(p.y_test))
     patience = auto_patience(args.epochs) if args.patience is None else (args.patience or None)
-    seeds = [np.random.SeedSequence(args.seed + s).spawn(4)[2] for s in range(args.seeds)]  # train's "init" stream
+    seeds = [seed_streams(args.seed + s)["init"] for s in range(args.seeds)]  # train's stream for the weights
     settings = SweepSettings(seeds=seeds, epochs=args.epochs, fit_seed=p.fit_seed, patience=patience,
                              schedule=args.schedule, momentum=args.momentum, dtype=args.dtype, init=args.init)
     groups = group_configs(configs)

@@ -31,9 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import SGD, Adam, DivergenceError, Network, StandardScaler, train_test_split
+from .. import DivergenceError, Network, StandardScaler, train_test_split
 from .. import data as generators
-from ..callbacks import LossExplosionWarning
+from ..callbacks import LossExplosionWarning, cosine_schedule
+from ..datasets import seed_streams
+from ..optimizers import get_optimizer
 from ..tabular import infer_task, read_csv, read_header
 from . import views
 from .settings import DATASETS, Limits, Settings, parse_settings
@@ -64,12 +66,6 @@ class Data:
     description: str
 
 
-def seeds(seed: int) -> dict[str, np.random.SeedSequence]:
-    """Independent streams for the data, the split, the initial weights and the shuffling (as ninestep train)."""
-    data, split, init, fit = np.random.SeedSequence(seed).spawn(4)
-    return {"data": data, "split": split, "init": init, "fit": fit}
-
-
 def generator_call(s: Settings) -> tuple[str, dict]:
     """The :mod:`ninestep.data` generator of a built-in data set, and its arguments besides n and seed."""
     kwargs: dict = {} if s.data == "arithmetic" else {"noise": s.noise}
@@ -81,7 +77,7 @@ def generator_call(s: Settings) -> tuple[str, dict]:
 def generate(s: Settings) -> Data:
     """A built-in data set drawn from the settings' seed."""
     name, kwargs = generator_call(s)
-    X, y = getattr(generators, name)(s.n, **kwargs, seed=np.random.default_rng(seeds(s.seed)["data"]))
+    X, y = getattr(generators, name)(s.n, **kwargs, seed=np.random.default_rng(seed_streams(s.seed)["data"]))
     if s.data == "arithmetic":
         return Data(X, y, "regression", ["a", "b"], ["a+b", "a-b", "|a-b|"], None, (0, 1),
                     "the article's data: a, b uniform in [0, 100); targets a+b, a-b, |a-b|")
@@ -162,7 +158,7 @@ class Run:
     """Steps 3-8 for one setting: the split, the scalers, the network, the optimiser, the epochs so far."""
 
     def __init__(self, s: Settings, data: Data):
-        streams = seeds(s.seed)
+        streams = seed_streams(s.seed)
         self.classify = data.task == "classification"
         test_size = round(1.0 - s.train, 6)  # 1 - 0.7 is 0.30000000000000004, one more test row than 0.3
         try:
@@ -211,7 +207,7 @@ class Run:
             if done and time.perf_counter() > deadline:
                 return done
             if s.schedule == "cosine":  # fit's "cosine" over s.epochs, applied one epoch at a time
-                self.optimizer.lr = 0.5 * s.lr * (1.0 + math.cos(math.pi * self.epoch / s.epochs))
+                self.optimizer.lr = cosine_schedule(self.epoch, s.epochs, s.lr)
             try:
                 # catch_warnings changes the process's filters: one session at a time in here
                 # (and in Run.__init__).
@@ -242,9 +238,9 @@ class Run:
 def make_optimizer(s: Settings):
     """Step 8's optimiser; "gd" is plain SGD on the full batch (``Settings.batch_size`` is None)."""
     if s.opt == "adam":
-        return Adam(lr=s.lr)
+        return get_optimizer("adam", lr=s.lr)
     momentum = s.momentum if s.opt in ("momentum", "nesterov") else 0.0
-    return SGD(lr=s.lr, momentum=momentum, nesterov=s.opt == "nesterov")
+    return get_optimizer("sgd", lr=s.lr, momentum=momentum, nesterov=s.opt == "nesterov")
 
 
 class Session:
