@@ -56,11 +56,6 @@ class Config:
     alpha: float = 0.0
     optimizer: str = "adam"
 
-    def label(self) -> str:
-        batch = "full" if self.batch_size is None else self.batch_size
-        return (f"layers={','.join(map(str, self.layers))} {self.activation} {self.optimizer} lr={self.lr:g} "
-                f"batch={batch} alpha={self.alpha:g}")
-
 
 def grid(layers: Sequence[Sequence[int]], activation: Sequence[str] = ("relu",), lr: Sequence[float] = (0.01,),
          batch_size: Sequence[int | None] = (64,), alpha: Sequence[float] = (0.0,),

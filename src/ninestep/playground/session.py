@@ -89,9 +89,12 @@ def generate(s: Settings) -> Data:
 
 
 def read_uploaded_csv(content: bytes, target: str, limits: Limits) -> tuple[Data, list[str]]:
-    """Parse an uploaded CSV file with ninestep's own reader, as ``ninestep train --data FILE.csv`` does.
+    """Parse an uploaded CSV file with ninestep's numeric reader (``tabular.read_csv``).
 
-    ``target`` "" means the last column. Returns the data (all other
+    Every feature column must hold numbers: unlike ``ninestep train --data
+    FILE.csv``, the page does not one-hot text columns or impute gaps (a
+    file with them gets a message saying which column). ``target`` "" means
+    the last column. Returns the data (all other
     columns are features; the first two are drawn) and the file's columns.
     Raises ValueError with a message for the page.
     """
