@@ -215,3 +215,12 @@ def test_the_returned_history_does_not_keep_the_data():
     X, y = _data(2000)
     history = ns.Network([2, 8, 2], seed=0).fit(X, y, epochs=2, batch_size=64, tol=1e9)
     assert history.trainer is None and len(pickle.dumps(history)) < 4000
+
+
+def test_a_second_fit_with_a_schedule_starts_from_the_optimisers_own_rate():
+    X, y = _data()
+    opt = ns.Adam(0.01)
+    net = ns.Network([2, 8, 2], seed=0)
+    first = net.fit(X, y, optimizer=opt, epochs=10, batch_size=16, seed=0, lr_schedule="cosine")
+    second = net.fit(X, y, optimizer=opt, epochs=10, batch_size=16, seed=0, lr_schedule="cosine")
+    assert opt.lr == 0.01 and first.lr[0] == second.lr[0] == 0.01 and first.lr[-1] < 0.001

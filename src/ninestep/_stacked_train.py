@@ -284,13 +284,12 @@ def stacked_optimizer(opts: list, params: np.ndarray) -> StackedSGD | StackedAda
     return StackedAdam([o.beta1 for o in opts], [o.beta2 for o in opts], [o.eps for o in opts], t, m, v)
 
 
-def load_state(opt: SGD | Adam, outcome: Outcome, settings: Settings) -> None:
-    """Leave ``opt`` as a lone fit would: the member's final state, and the last scheduled learning rate."""
-    state, history = outcome.opt_state, outcome.history
+def load_state(opt: SGD | Adam, outcome: Outcome) -> None:
+    """Leave ``opt`` as a lone fit would: the member's final state, and its own learning rate (a schedule
+    hands the rate it started from back, so that a second fit schedules from it again)."""
+    state = outcome.opt_state
     saved = opt.state_dict()
     saved = {k: val for k, val in saved.items() if not isinstance(val, np.ndarray)}
-    if history.lr and settings.lr_schedule is not None:
-        saved["lr"] = history.lr[-1]
     if isinstance(opt, Adam):
         saved["t"] = state["t"]
         if state["t"] > 0:

@@ -324,6 +324,11 @@ class LearningRateSchedule(Callback):
         else:
             opt.lr = check_positive(self.schedule(epoch, self.lr0), f"lr_schedule({epoch}, {self.lr0:g})")
 
+    def on_train_end(self, logs=None):
+        # The optimiser leaves with the rate it came with: a second fit (or one after a resume)
+        # schedules from lr0 again, not from the last, nearly zero, cosine rate.
+        self.trainer.optimizer.lr = self.lr0
+
     def state_dict(self):
         return {"lr0": self.lr0}
 

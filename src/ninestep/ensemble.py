@@ -303,7 +303,7 @@ class Ensemble:
             result.histories.append(o.history)
             if o.diverged:
                 result.diverged[k] = o.diverged
-            load_state(optimizers[k], o, settings)
+            load_state(optimizers[k], o)
         result.optimizers = optimizers
         if isinstance(seed, np.random.Generator) and shuffle and batch_size < n:
             # the caller's own generator: advance it as far as the longest lone fit would have
