@@ -49,8 +49,8 @@ def write_csv(path: str | os.PathLike, header: list[str], rows: Iterable[list]) 
     return atomic_write_bytes(path, text.getvalue().encode("utf-8"))
 
 
-class RunLockedError(RuntimeError):
-    """Another run holds the output folder (exit code 1)."""
+class RunLockedError(OSError):
+    """Another run holds the output folder (exit code 1, one line, like any file that cannot be used)."""
 
 
 class RunLock:
@@ -76,11 +76,15 @@ class RunLock:
         self._fd: int | None = None
 
     def _holder(self) -> str:
-        try:
-            info = json.loads(self.path.read_text(encoding="utf-8"))
-            return f"process {info['pid']} on {info['host']} (started {info['started']})"
-        except (OSError, ValueError, KeyError, TypeError):
-            return "another process"
+        # The holder writes its PID right after it takes the lock: a second run that arrives in between
+        # finds the file empty for a moment, so it looks again a few times before giving up on a name.
+        for _ in range(50):
+            try:
+                info = json.loads(self.path.read_text(encoding="utf-8"))
+                return f"process {info['pid']} on {info['host']} (started {info['started']})"
+            except (OSError, ValueError, KeyError, TypeError):
+                time.sleep(0.01)
+        return "another process"
 
     def _refuse(self):
         return RunLockedError(f"{self.folder} is in use by another ninestep run: {self._holder()}. Wait for it to "
