@@ -13,6 +13,7 @@ import json
 import math
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,11 @@ class Out:
 
     def block(self, text: str, indent: str = "        ") -> None:
         self(indent + text.replace("\n", "\n" + indent))
+
+    def saved(self, paths) -> None:
+        """The files a command wrote, after "Saved", wrapped to fit 80 columns (one name never split)."""
+        self(textwrap.fill(", ".join(map(str, paths)), width=80, initial_indent="Saved   ",
+                           subsequent_indent="        ", break_long_words=False, break_on_hyphens=False))
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

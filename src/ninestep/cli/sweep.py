@@ -258,7 +258,7 @@ def _sweep_into(out_dir: Path, args, out: Out, configs, cfg: dict, p, data: Swee
     if len(board) > 20:
         out(f"        ... and {len(board) - 20} more in results.csv")
     files = [out_dir / "results.csv", out_dir / "results.json", out_dir / "best" / "model.npz"] + ([plot] if plot else [])
-    out("Saved   " + ", ".join(map(str, files)))
+    out.saved(files)
     out(f"Next    ninestep predict --model {out_dir / 'best' / 'model.npz'} --data FILE.csv")
     if out.as_json:
         print_json({"out": str(out_dir), **{k: summary[k] for k in ("metric", "leaderboard", "best")}})

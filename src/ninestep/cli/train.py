@@ -364,7 +364,7 @@ def _train(p: Prepared, cfg: dict, batch: int | None, out_dir: Path, out: Out, p
     write_json(files["metrics"], {"config": cfg, "metrics": m})
     files.update(pictures(p, net, history, out_dir, out, norms.norms if norms is not None else None))
     _write_run(out_dir, cfg, "finished")  # --resume refuses a finished run
-    out("Saved   " + ", ".join(str(f) for f in files.values()))
+    out.saved(files.values())
     example = "--input 30,70" if cfg["data"] == "arithmetic" else \
         f"--data {cfg['data']}" if p.pre is not None else "--data FILE.csv"
     out(f"Next    ninestep predict --model {files['model']} {example}")
